@@ -1,0 +1,192 @@
+"""Exported artifacts: a compiled library for a board, its reference data and a manifest.
+
+    artifacts/NAME-BOARD/
+      model.so            Relax VM executable, linked for the board (cross-linked for ARM)
+      input_K.npy         reference inputs
+      output_K.npy        the source framework's outputs for them
+      manifest.json       target, tensors, tuned latency, versions, sha256 of model.so
+
+An artifact is written to a temporary folder and renamed into place, so it is whole or absent.
+It runs without Python through the C++ runner (CMakeLists.txt); `nacos run` checks it from Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import compiler
+from .board import ARCHES, Board
+from .errors import NacosError
+from .rundir import SavedNetwork, load_arrays, save_arrays, write_json
+
+LIBRARY = "model.so"
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+ELF_MACHINE_NAMES = {v: k for k, v in ARCHES.items()}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ElfInfo:
+    arch: str  # x86_64 / aarch64 / armv7 / other:N
+    bits: int
+    hard_float: bool | None  # ARM 32-bit only: EABI hard-float calling convention
+
+
+def read_elf(path: Path) -> ElfInfo:
+    """Machine, class and (for 32-bit ARM) float ABI from an ELF header."""
+    head = path.read_bytes()[:64]
+    if len(head) < 52 or head[:4] != b"\x7fELF":
+        raise NacosError(f"'{path}' is not an ELF shared library")
+    bits = {1: 32, 2: 64}.get(head[4], 0)
+    endian = "<" if head[5] == 1 else ">"
+    (machine,) = struct.unpack_from(endian + "H", head, 18)
+    (flags,) = struct.unpack_from(endian + "I", head, 36 if bits == 32 else 48)
+    arch = ELF_MACHINE_NAMES.get(machine, f"other:{machine}")
+    hard_float = bool(flags & 0x400) if arch == "armv7" else None  # EF_ARM_ABI_FLOAT_HARD
+    return ElfInfo(arch=arch, bits=bits, hard_float=hard_float)
+
+
+def check_elf(path: Path, board_arch: str) -> ElfInfo:
+    info = read_elf(path)
+    if info.arch != board_arch:
+        raise NacosError(f"'{path}' is built for {info.arch}, but the artifact's board is {board_arch}")
+    expected_bits = 32 if board_arch == "armv7" else 64
+    if info.bits != expected_bits:
+        raise NacosError(f"'{path}' is a {info.bits}-bit ELF; {board_arch} needs {expected_bits}-bit")
+    if board_arch == "armv7" and not info.hard_float:
+        raise NacosError(f"'{path}' uses the soft-float ABI; armhf boards need hard-float "
+                         f"(set tvm_target.mfloat-abi = \"hard\" in the board file)")
+    return info
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for pkg in ("nacos", "apache-tvm", "apache-tvm-ffi", "torch", "numpy", "onnx"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def export(saved: SavedNetwork, board: Board, executable, out_dir: Path, *,
+           tuned_latency_ms: float | None, tasks_total: int, tasks_with_records: int,
+           force: bool = False) -> Path:
+    """Link the executable for the board and write the artifact folder atomically."""
+    from tvm.support import cc
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not force:
+        raise NacosError(f"'{out_dir}' exists already; choose another --out or pass --force to replace it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        lib = staging / LIBRARY
+        if board.runs_locally:
+            executable.export_library(str(lib))
+        else:
+            if shutil.which(board.cross_compiler) is None:
+                raise NacosError(f"cross compiler '{board.cross_compiler}' for {board.name} is not installed "
+                                 f"(Debian: apt-get install g++-{board.cross_compiler.rsplit('-g++', 1)[0]})")
+            executable.export_library(str(lib), fcompile=cc.cross_compiler(board.cross_compiler))
+        elf = check_elf(lib, board.arch)
+        save_arrays(staging, "input", saved.ref_inputs)
+        save_arrays(staging, "output", saved.ref_outputs)
+        write_json(staging / MANIFEST, {
+            "format": FORMAT_VERSION,
+            "name": saved.name,
+            "board": board.describe(),
+            "library": {"file": LIBRARY, "sha256": sha256(lib), "elf_machine": elf.arch, "elf_bits": elf.bits,
+                        "hard_float": elf.hard_float},
+            "entry": "main",
+            "inputs": [s.to_json() for s in saved.inputs],
+            "outputs": [s.to_json() for s in saved.outputs],
+            "reference": {"inputs": [f"input_{k}.npy" for k in range(len(saved.inputs))],
+                          "outputs": [f"output_{k}.npy" for k in range(len(saved.outputs))],
+                          "framework": saved.framework, "tolerance": compiler.DEFAULT_TOLERANCE},
+            "tuning": {"tasks": tasks_total, "tasks_with_records": tasks_with_records,
+                       "latency_ms": tuned_latency_ms},
+            "versions": _versions(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+@dataclass
+class Artifact:
+    path: Path
+    manifest: dict
+
+    @property
+    def library(self) -> Path:
+        return self.path / self.manifest["library"]["file"]
+
+    @property
+    def arch(self) -> str:
+        return self.manifest["board"]["arch"]
+
+
+def open_artifact(path: Path) -> Artifact:
+    """Read a manifest and check the library it names is the one that was exported."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not manifest_path.exists():
+        raise NacosError(f"'{path}' is not a NACOS artifact (no {MANIFEST}); make one with `nacos export`")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError as exc:
+        raise NacosError(f"'{manifest_path}' is not valid JSON ({exc}); export the artifact again") from None
+    if manifest.get("format") != FORMAT_VERSION:
+        raise NacosError(f"'{path}' has artifact format {manifest.get('format')}; this NACOS reads {FORMAT_VERSION}")
+    art = Artifact(path, manifest)
+    if not art.library.exists():
+        raise NacosError(f"'{art.library}' is missing; export the artifact again")
+    if sha256(art.library) != manifest["library"]["sha256"]:
+        raise NacosError(f"'{art.library}' does not match the sha256 in its manifest; export the artifact again")
+    check_elf(art.library, art.arch)
+    return art
+
+
+def verify_and_time(art: Artifact, repeat: int = 50, tolerance: float | None = None) -> dict:
+    """Load the library into the Relax VM, compare with the reference outputs and time it."""
+    import tvm
+
+    ref = art.manifest["reference"]
+    inputs = load_arrays(art.path, "input", len(ref["inputs"]))
+    expected = load_arrays(art.path, "output", len(ref["outputs"]))
+    vm = compiler.load_vm(tvm.runtime.load_module(str(art.library)))
+    check = compiler.compare(compiler.run(vm, inputs), expected, tolerance or ref["tolerance"])
+    timing = compiler.time_ms(vm, inputs, repeat=repeat)
+    return {"max_abs_error": check.max_abs_error, "relative_error": check.relative_error,
+            "tolerance": check.tolerance, "ok": check.ok, **timing,
+            "tuned_latency_ms": art.manifest["tuning"]["latency_ms"]}
+
+
+def describe_foreign(art: Artifact) -> dict:
+    """What can be checked here of an artifact for another architecture: its ELF header."""
+    info = read_elf(art.library)
+    return {"elf_machine": info.arch, "elf_bits": info.bits, "hard_float": info.hard_float,
+            "ok": True, "note": f"{art.arch} library: ELF checked; run it on the board (nacos-run) to time it"}

@@ -1,0 +1,78 @@
+"""A MetaSchedule builder whose worker processes live across build batches.
+
+The stock LocalBuilder starts a fresh process pool for every batch, and each worker imports TVM
+and `tvm.s_tir.tensor_intrin` (whose package import loads the CUDA intrinsics): most of a tuning
+run went into starting workers. Here the pool is made once and recycled only every
+`max_uses` builds (the stock builder restarts its pool because long-lived workers leak), and the
+workers import only the CPU intrinsics the target can use.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.builder import BuilderInput, BuilderResult, PyBuilder
+from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+
+
+def _import_cpu_intrinsics() -> None:
+    """Register the x86 and ARM tensor intrinsics (not the CUDA ones) in this process."""
+    import tvm.s_tir.tensor_intrin.arm_cpu  # noqa: F401
+    import tvm.s_tir.tensor_intrin.x86  # noqa: F401
+
+
+def _build_and_export(job) -> str:
+    """Runs in a worker: compile one scheduled candidate and write it where the runner reads it."""
+    mod, target, cross_compiler = job
+    from tvm.driver import build as tvm_build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    rt_mod = tvm_build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
+    folder = tempfile.mkdtemp(prefix="nacos-build-")
+    if cross_compiler:  # a board without a compiler gets a linked shared library
+        from tvm.support import cc
+
+        path = os.path.join(folder, "candidate.so")
+        rt_mod.export_library(path, fcompile=cc.cross_compiler(cross_compiler))
+    else:  # the local runner links the object files itself
+        from tvm.support import tar
+
+        path = os.path.join(folder, "candidate.tar")
+        rt_mod.export_library(path, fcompile=tar.tar)
+    return path
+
+
+@derived_object
+class PersistentBuilder(PyBuilder):
+    """Builds candidates in a long-lived pool of worker processes."""
+
+    def __init__(self, max_workers: int | None = None, timeout_sec: float = 30.0,
+                 cross_compiler: str | None = None, max_uses: int = 512) -> None:
+        super().__init__()
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self.timeout_sec = timeout_sec
+        self.cross_compiler = cross_compiler
+        self.max_uses = max_uses
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> PopenPoolExecutor:
+        return PopenPoolExecutor(max_workers=self.max_workers, timeout=self.timeout_sec,
+                                 initializer=_import_cpu_intrinsics,
+                                 maximum_process_uses=self.max_uses)
+
+    def build(self, build_inputs: list[BuilderInput]) -> list[BuilderResult]:
+        results = []
+        jobs = [(b.mod, b.target, self.cross_compiler) for b in build_inputs]
+        for res in self.pool.map_with_error_catching(_build_and_export, jobs):
+            if res.status == StatusKind.COMPLETE:
+                results.append(BuilderResult(res.value, None))
+            elif res.status == StatusKind.TIMEOUT:
+                results.append(BuilderResult(None, f"build timed out after {self.timeout_sec} s"))
+            else:
+                results.append(BuilderResult(None, f"build failed: {res.value}"))
+        return results
+
+    def shutdown(self) -> None:
+        self.pool.shutdown()

@@ -1,0 +1,186 @@
+"""The `nacos` command line: targets, tune, export, run.
+
+Every user error ends as one line on stderr ("nacos: error: ...") and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import NacosError
+
+DEMO_MODEL = "builtin:tiny-cnn"
+DEMO_TRIALS = 160
+
+
+def _rpc(args) -> tuple[str, int, str] | None:
+    if not getattr(args, "rpc_tracker", None):
+        return None
+    host, _, port = args.rpc_tracker.rpartition(":")
+    if not host or not port.isdigit() or not args.rpc_key:
+        raise NacosError("give the tracker as --rpc-tracker HOST:PORT together with --rpc-key KEY")
+    return host, int(port), args.rpc_key
+
+
+def _use_board_threads(board) -> None:
+    """The TVM runtime reads its thread count once, from the environment, at first use."""
+    if board.runs_locally:
+        os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))
+
+
+def cmd_targets(args) -> int:
+    from .board import list_boards
+
+    boards = list_boards()
+    if args.json:
+        print(json.dumps([b.describe() for b in boards], indent=1))
+        return 0
+    for b in boards:
+        where = "local" if b.runs_locally else f"cross ({b.cross_compiler})"
+        print(f"{b.name:9s} {b.arch:8s} {b.threads:2d} threads  {where:32s} {b.description}")
+        print(f"{'':9s} target {json.dumps(b.tvm_target)}" + "".join(f"\n{'':9s} {n}" for n in b.notes))
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from .board import load_board
+    from .network import load_network, parse_shape
+
+    if args.demo:
+        args.model = args.model or DEMO_MODEL
+        args.trials = DEMO_TRIALS if args.trials is None else args.trials
+        args.out = args.out or Path("runs/demo")
+    if not args.model or args.out is None:
+        raise NacosError("give a model and --out (e.g. nacos tune model.onnx --target x86 --out runs/m), or --demo")
+    trials = 1000 if args.trials is None else args.trials
+    if trials < 0:
+        raise NacosError(f"--trials must be 0 or more (got {trials})")
+    board = load_board(args.target)
+    rpc = _rpc(args)
+    if trials > 0 and not board.runs_locally and rpc is None:
+        raise NacosError(f"target '{board.name}' ({board.arch}) cannot be measured on this machine; "
+                         f"tune through a board with --rpc-tracker HOST:PORT --rpc-key KEY, or pass --trials 0")
+    _use_board_threads(board)
+    shapes = [parse_shape(s) for s in args.input_shape or []]
+    network = load_network(args.model, shapes)
+
+    from .pipeline import tune_network
+
+    summary = tune_network(network, board, Path(args.out), trials, schedules=args.schedules, rpc=rpc,
+                           repeat=args.repeat, progress=not args.quiet)
+    print(json.dumps(summary, indent=1) if args.json else _format_summary(summary))
+    return 0 if summary["check"] is None or summary["check"]["ok"] else 1
+
+
+def _format_summary(s: dict) -> str:
+    lines = [f"{s['model']} on {s['target']}: {s['tasks']} tasks, {s['tasks_tuned_here']} tuned now, "
+             f"{s['tasks_from_store']} from the record store ({s['schedules']})",
+             f"trials {s['trials_spent']}/{s['trials_budget']} in {s['tune_seconds']:.0f} s"
+             + (f" ({s['trials_per_second']:.2f} trials/s)" if s.get("trials_per_second") else "")]
+    if s["tasks_without_records"]:
+        lines.append(f"warning: {s['tasks_without_records']} tasks have no record and run unscheduled (slow)")
+    if s["estimated_latency_ms"] is not None:
+        lines.append(f"sum of best task times: {s['estimated_latency_ms']:.3f} ms")
+    if s["check"]:
+        c = s["check"]
+        lines.append(f"check vs {s['framework']}: max abs error {c['max_abs_error']:.2e} "
+                     f"({'ok' if c['ok'] else 'FAILED'}, tolerance {c['tolerance']:.0e} relative)")
+    if s["latency"]:
+        lines.append(f"latency: median {s['latency']['median_ms']:.3f} ms over {s['latency']['repeat']} runs")
+    lines.append(f"run folder: {s['out']}  (next: nacos export {s['out']} --target {s['target']} --out DIR)")
+    return "\n".join(lines)
+
+
+def cmd_export(args) -> int:
+    from .board import load_board
+    from .pipeline import export_run
+
+    board = load_board(args.target)
+    _use_board_threads(board)
+    out = export_run(Path(args.run), board, Path(args.out), schedules=args.schedules, force=args.force)
+    print(json.dumps(out, indent=1) if args.json else
+          f"exported {out['path']} for {board.name} ({out['elf_machine']}, {out['tasks_with_records']}/"
+          f"{out['tasks']} tasks tuned)")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from . import artifact
+
+    art = artifact.open_artifact(Path(args.artifact))
+    from .board import HOST_ARCH
+
+    if art.arch == HOST_ARCH:
+        os.environ.setdefault("TVM_NUM_THREADS", str(art.manifest["board"]["threads"]))
+        result = artifact.verify_and_time(art, repeat=args.repeat, tolerance=args.tolerance)
+    else:
+        result = artifact.describe_foreign(art)
+    result = {"artifact": str(art.path), "board": art.manifest["board"]["name"], **result}
+    print(json.dumps(result, indent=1))
+    if not result["ok"]:
+        raise NacosError(f"output differs from the reference: max abs error {result['max_abs_error']:.3g} "
+                         f"(relative {result['relative_error']:.3g} > {result['tolerance']:.0e})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nacos", description="Hardware-aware network and schedule co-search on TVM")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("targets", help="list the boards NACOS knows")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_targets)
+
+    p = sub.add_parser("tune", help="tune an existing PyTorch or ONNX model for a board")
+    p.add_argument("model", nargs="?", help="FILE.onnx, FILE.py:FUNCTION (returns an nn.Module) or builtin:NAME")
+    p.add_argument("--demo", action="store_true", help=f"tune the built-in {DEMO_MODEL} into runs/demo")
+    p.add_argument("--target", default="x86", help="board name (nacos targets) or a board .toml file")
+    p.add_argument("--trials", type=int, default=None, help="global trial budget for the new tasks (default 1000)")
+    p.add_argument("--out", type=Path, help="run folder (rerun with the same folder to resume)")
+    p.add_argument("--input-shape", action="append", help="static input shape, e.g. 1,3,224,224 (once per input)")
+    p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/)")
+    p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker to measure on a board")
+    p.add_argument("--rpc-key", help="device key registered with the tracker")
+    p.add_argument("--repeat", type=int, default=50, help="timing repeats of the tuned network")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("export", help="export a tuned run as a self-contained artifact for a board")
+    p.add_argument("run", help="run folder written by nacos tune")
+    p.add_argument("--target", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--schedules", type=Path)
+    p.add_argument("--force", action="store_true", help="replace an existing artifact folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("run", help="load an artifact, check it against its reference and time it")
+    p.add_argument("artifact")
+    p.add_argument("--repeat", type=int, default=50)
+    p.add_argument("--tolerance", type=float, default=None)
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except NacosError as exc:
+        print(f"nacos: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nacos: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

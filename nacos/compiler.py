@@ -1,0 +1,89 @@
+"""Build a network with its tuning records, check its numbers against the reference, time it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .board import Board
+from .errors import NacosError
+from .records import RecordStore
+
+DEFAULT_TOLERANCE = 1e-4  # max abs error relative to max(1, max |reference|)
+
+
+def build(mod, board: Board, store: RecordStore | None):
+    """A Relax VM executable; with a store, every task that has a record uses its best schedule.
+
+    `mod` must be the unfused module: compile_relax fuses it itself, and records of a module
+    fused beforehand are silently not found (see ../shared/notes/tvm-0.27.md).
+    """
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+
+    target = board.target()
+    if store is None:
+        return tvm.compile(mod, target=target)
+    # compile_relax logs every untuned function at WARNING through MetaSchedule's logger.
+    logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.ERROR)
+    return ms.relax_integration.compile_relax(store.database, mod, target, params=None)
+
+
+def _flatten(value) -> list[np.ndarray]:
+    import tvm
+
+    if isinstance(value, (tvm.runtime.Tensor,)):
+        return [value.numpy()]
+    if isinstance(value, (list, tuple)) or hasattr(value, "__len__") and not hasattr(value, "numpy"):
+        return [a for v in value for a in _flatten(v)]
+    return [np.asarray(value.numpy())]
+
+
+def load_vm(executable_or_module):
+    import tvm
+    from tvm import relax
+
+    return relax.VirtualMachine(executable_or_module, tvm.cpu())
+
+
+def run(vm, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    import tvm
+
+    return _flatten(vm["main"](*[tvm.runtime.tensor(x) for x in inputs]))
+
+
+@dataclass
+class Check:
+    max_abs_error: float
+    relative_error: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.relative_error <= self.tolerance
+
+
+def compare(outputs: list[np.ndarray], reference: list[np.ndarray], tolerance: float = DEFAULT_TOLERANCE) -> Check:
+    if len(outputs) != len(reference):
+        raise NacosError(f"the build returns {len(outputs)} outputs but the reference has {len(reference)}")
+    err, scale = 0.0, 1.0
+    for out, ref in zip(outputs, reference):
+        if out.shape != ref.shape:
+            raise NacosError(f"output shape {out.shape} differs from the reference's {ref.shape}")
+        err = max(err, float(np.max(np.abs(out.astype(np.float64) - ref))) if out.size else 0.0)
+        scale = max(scale, float(np.max(np.abs(ref))) if ref.size else 0.0)
+    return Check(max_abs_error=err, relative_error=err / scale, tolerance=tolerance)
+
+
+def time_ms(vm, inputs: list[np.ndarray], repeat: int = 50, min_repeat_ms: int = 50) -> dict[str, float]:
+    """Median, min and max over `repeat` timings of the whole network (TVM's time evaluator)."""
+    import tvm
+
+    args = [tvm.runtime.tensor(x) for x in inputs]
+    timer = vm.time_evaluator("main", tvm.cpu(), number=1, repeat=repeat, min_repeat_ms=min_repeat_ms)
+    res = timer(*args)
+    samples = np.asarray(res.results) * 1e3
+    return {"median_ms": float(np.median(samples)), "min_ms": float(samples.min()),
+            "max_ms": float(samples.max()), "repeat": repeat}

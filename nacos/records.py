@@ -1,0 +1,97 @@
+"""The record store: MetaSchedule's JSON database, one folder per board under schedules/.
+
+Records are keyed by the structural hash of a task's PrimFunc, so a task tuned for one network
+serves every later network with the same operator shape. The files are TVM's own format
+(`database_workload.json`, `database_tuning_record.json`), appended one line per record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .board import REPO_ROOT
+from .tasks import Task
+
+WORKLOAD_FILE = "database_workload.json"
+RECORD_FILE = "database_tuning_record.json"
+
+
+def default_root() -> Path:
+    """schedules/ of the repository, unless $NACOS_SCHEDULES names another folder."""
+    return Path(os.environ.get("NACOS_SCHEDULES", REPO_ROOT / "schedules"))
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a killed process left half-written, so TVM can load the file."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if not data:
+        return
+    lines = data.split(b"\n")
+    keep = len(data)
+    tail = lines[-1] if lines[-1] else None
+    if tail is not None:  # no trailing newline: the last line may be torn
+        try:
+            json.loads(tail)
+            with path.open("ab") as f:
+                f.write(b"\n")
+            return
+        except ValueError:
+            keep = len(data) - len(tail)
+    if keep != len(data):
+        with path.open("r+b") as f:
+            f.truncate(keep)
+
+
+class RecordStore:
+    """Tuning records of one board, shared by every network tuned for it."""
+
+    def __init__(self, board_name: str, root: Path | None = None):
+        self.path = Path(root or default_root()) / board_name
+        self.path.mkdir(parents=True, exist_ok=True)
+        for name in (WORKLOAD_FILE, RECORD_FILE):
+            _drop_torn_tail(self.path / name)
+        from tvm.s_tir import meta_schedule as ms
+
+        self.database = ms.database.JSONDatabase(
+            path_workload=str(self.path / WORKLOAD_FILE),
+            path_tuning_record=str(self.path / RECORD_FILE),
+            allow_missing=True,
+        )
+
+    def records(self, task: Task, top_k: int = 1 << 20) -> list:
+        """The task's valid records, fastest first."""
+        if not self.database.has_workload(task.prim_func_mod):
+            return []
+        workload = self.database.commit_workload(task.prim_func_mod)  # returns the stored one
+        return list(self.database.get_top_k(workload, top_k))
+
+    def count(self, task: Task) -> int:
+        return len(self.records(task))
+
+    def best_seconds(self, task: Task) -> float | None:
+        """Mean run time of the task's best record, or None when it was never tuned."""
+        best = self.records(task, top_k=1)
+        if not best or not best[0].run_secs:
+            return None
+        secs = [float(s) for s in best[0].run_secs]
+        return sum(secs) / len(secs)
+
+    def known(self, task: Task) -> bool:
+        return self.best_seconds(task) is not None
+
+    def estimated_latency(self, tasks: list[Task]) -> float | None:
+        """Sum of weight x best record over the tasks (None if any task is untuned), in seconds.
+
+        Measured here: 4.35 ms estimated vs 4.64 ms end to end for a MobileNetV2 (launch overhead).
+        """
+        total = 0.0
+        for task in tasks:
+            best = self.best_seconds(task)
+            if best is None:
+                return None
+            total += task.weight * best
+        return total

@@ -1,0 +1,194 @@
+"""Tune the tasks of a network that the record store does not know yet, within a global budget.
+
+A tune is resumable: its plan (which tasks, how many trials, how many records each task had when
+the plan was made) is written to the run folder before any trial, and every measured trial is
+appended to the store as it happens. Run again with the same folder and only the trials still
+owed are spent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .board import Board
+from .errors import NacosError
+from .records import RecordStore
+from .tasks import Task
+
+PLAN_FILE = "tune_plan.json"
+
+
+@dataclass
+class SearchSettings:
+    """MetaSchedule knobs; the defaults trade a little search quality for trials per second."""
+
+    trials_per_iter: int = 64
+    population_size: int = 256
+    genetic_num_iters: int = 3
+    init_min_unmeasured: int = 50
+    min_repeat_ms: int = 20  # stock 100: each candidate's timing ran 100 ms at least
+    number: int = 3
+    repeat: int = 1
+    seed: int = 0
+
+
+@dataclass
+class TuneResult:
+    tasks: list[Task]
+    planned: list[str]  # keys of the tasks this run tuned (the rest came from the store)
+    trials_budget: int
+    trials_spent: int
+    seconds: float
+    best_seconds: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def estimated_latency(self) -> float | None:
+        total = 0.0
+        for task in self.tasks:
+            best = self.best_seconds.get(task.key)
+            if best is None:
+                return None
+            total += task.weight * best
+        return total
+
+    def to_json(self) -> dict:
+        est = self.estimated_latency
+        return {
+            "tasks": [{"name": t.name, "key": t.key, "weight": t.weight,
+                       "tuned_here": t.key in self.planned,
+                       "best_us": None if self.best_seconds.get(t.key) is None else self.best_seconds[t.key] * 1e6}
+                      for t in self.tasks],
+            "trials_budget": self.trials_budget, "trials_spent": self.trials_spent,
+            "seconds": self.seconds,
+            "trials_per_second": self.trials_spent / self.seconds if self.seconds > 0 else None,
+            "estimated_latency_ms": None if est is None else est * 1e3,
+        }
+
+
+def _make_plan(tasks: list[Task], store: RecordStore, trials: int) -> dict:
+    new = [t for t in tasks if not store.known(t)]
+    return {"trials": trials,
+            "tasks": [{"key": t.key, "name": t.name, "records_before": store.count(t)} for t in new]}
+
+
+def load_or_make_plan(run_dir: Path, tasks: list[Task], store: RecordStore, trials: int) -> dict:
+    """The plan of an interrupted tune of the same network, else a new one (written first)."""
+    path = run_dir / PLAN_FILE
+    keys = {t.key for t in tasks}
+    if path.exists():
+        plan = json.loads(path.read_text())
+        if {p["key"] for p in plan["tasks"]} <= keys and plan["trials"] == trials:
+            return plan
+    plan = _make_plan(tasks, store, trials)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(plan, indent=1))
+    tmp.replace(path)
+    return plan
+
+
+def _spent(plan: dict, by_key: dict[str, Task], store: RecordStore) -> int:
+    return sum(max(0, store.count(by_key[p["key"]]) - p["records_before"]) for p in plan["tasks"])
+
+
+def make_runner(board: Board, settings: SearchSettings, rpc: tuple[str, int, str] | None = None):
+    """Local timing for this machine's boards, TVM's RPC tracker for others."""
+    from tvm.s_tir import meta_schedule as ms
+
+    evaluator = ms.runner.EvaluatorConfig(number=settings.number, repeat=settings.repeat,
+                                          min_repeat_ms=settings.min_repeat_ms,
+                                          enable_cpu_cache_flush=False)
+    if rpc is not None:
+        host, port, key = rpc
+        return ms.runner.RPCRunner(
+            rpc_config=ms.runner.RPCConfig(tracker_host=host, tracker_port=port, tracker_key=key,
+                                           session_timeout_sec=120),
+            evaluator_config=evaluator, max_workers=1)
+    if not board.runs_locally:
+        raise NacosError(f"target '{board.name}' ({board.arch}) cannot be measured on this machine; "
+                         f"tune it through a board with --rpc-tracker HOST:PORT --rpc-key KEY, or use --trials 0")
+    return ms.runner.LocalRunner(evaluator_config=evaluator, timeout_sec=30)
+
+
+def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, trials: int,
+         settings: SearchSettings | None = None, rpc: tuple[str, int, str] | None = None,
+         progress: bool = True) -> TuneResult:
+    """Tune the tasks the store does not know, spending at most `trials` measured trials."""
+    import time
+
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir import meta_schedule as ms
+
+    from .builder import PersistentBuilder
+
+    settings = settings or SearchSettings()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    by_key = {t.key: t for t in tasks}
+    plan = load_or_make_plan(run_dir, tasks, store, trials)
+    planned = [by_key[p["key"]] for p in plan["tasks"]]
+    already = _spent(plan, by_key, store)
+    remaining = max(0, trials - already)
+    best = {t.key: store.best_seconds(t) for t in tasks}
+    start = time.perf_counter()
+    spent_now = 0
+    if planned and remaining > 0:
+        if remaining < len(planned):
+            logging.getLogger("nacos").warning(
+                "%d trials for %d new tasks: some tasks will stay untuned (slow)", remaining, len(planned))
+        per_iter = max(1, min(settings.trials_per_iter, remaining // len(planned)))
+        runner = make_runner(board, settings, rpc)
+        builder = PersistentBuilder(cross_compiler=None if board.runs_locally else board.cross_compiler)
+        ctxs = [ms.TuneContext(
+            mod=t.prim_func_mod, target=board.target(), task_name=t.name,
+            space_generator="post-order-apply",
+            search_strategy=ms.search_strategy.EvolutionarySearch(
+                population_size=settings.population_size,
+                genetic_num_iters=settings.genetic_num_iters,
+                init_min_unmeasured=settings.init_min_unmeasured),
+            rand_state=settings.seed + i, num_threads="physical",
+            logger=logging.getLogger(f"nacos.tune.{t.name}")).clone() for i, t in enumerate(planned)]
+        bar = tqdm(total=remaining, desc=f"tune {len(planned)} new tasks", unit="trial",
+                   disable=not progress, dynamic_ncols=True)
+
+        @derived_object
+        class _Progress(ms.measure_callback.PyMeasureCallback):
+            """Counts trials and shows the network latency that the best records add up to."""
+
+            def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+                nonlocal spent_now
+                task = planned[task_id]
+                for res in runner_results:
+                    if res.run_secs and not res.error_msg:
+                        secs = sum(float(s) for s in res.run_secs) / len(res.run_secs)
+                        if best[task.key] is None or secs < best[task.key]:
+                            best[task.key] = secs
+                spent_now += len(runner_results)
+                bar.update(len(runner_results))
+                done = [t for t in tasks if best[t.key] is not None]
+                est = sum(t.weight * best[t.key] for t in done)
+                bar.set_postfix_str(f"tasks {len(done)}/{len(tasks)} est {est * 1e3:.3f} ms"
+                                    + ("" if len(done) == len(tasks) else " (partial)"))
+
+        try:
+            ms.tune_tasks(tasks=ctxs, task_weights=[float(t.weight) for t in planned],
+                          work_dir=str(run_dir / "tune_logs"), max_trials_global=remaining,
+                          num_trials_per_iter=per_iter, builder=builder, runner=runner,
+                          database=store.database,
+                          measure_callbacks=ms.measure_callback.MeasureCallback.create("default") + [_Progress()],
+                          task_scheduler="gradient")
+        finally:
+            bar.close()
+            builder.shutdown()
+    seconds = time.perf_counter() - start
+    return TuneResult(tasks=tasks, planned=[t.key for t in planned], trials_budget=trials,
+                      trials_spent=already + spent_now, seconds=seconds, best_seconds=best)
+
+
+def trials_needed(n_tasks: int, per_task: int = 64) -> int:
+    """A budget that gives every task at least `per_task` trials."""
+    return int(math.ceil(n_tasks * per_task))
