@@ -17,10 +17,26 @@ from tvm.s_tir.meta_schedule.builder import BuilderInput, BuilderResult, PyBuild
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 
 
-def _import_cpu_intrinsics() -> None:
-    """Register the x86 and ARM tensor intrinsics (not the CUDA ones) in this process."""
-    import tvm.s_tir.tensor_intrin.arm_cpu  # noqa: F401
-    import tvm.s_tir.tensor_intrin.x86  # noqa: F401
+def import_cpu_intrinsics() -> None:
+    """Register the x86 and ARM tensor intrinsics, and not the CUDA ones, in this process.
+
+    Importing any submodule of `tvm.s_tir.tensor_intrin` runs the package's __init__, which
+    builds every CUDA intrinsic (32 s measured under load, 1.7 s for x86 + ARM alone). A bare
+    package object with the same __path__ lets the two CPU submodules load on their own.
+    """
+    import importlib
+    import sys
+    import types
+
+    import tvm.s_tir
+
+    name = "tvm.s_tir.tensor_intrin"
+    if name not in sys.modules:
+        package = types.ModuleType(name)
+        package.__path__ = [os.path.join(os.path.dirname(tvm.s_tir.__file__), "tensor_intrin")]
+        sys.modules[name] = package
+    importlib.import_module(name + ".x86")
+    importlib.import_module(name + ".arm_cpu")
 
 
 def _build_and_export(job) -> str:
@@ -59,7 +75,7 @@ class PersistentBuilder(PyBuilder):
 
     def _new_pool(self) -> PopenPoolExecutor:
         return PopenPoolExecutor(max_workers=self.max_workers, timeout=self.timeout_sec,
-                                 initializer=_import_cpu_intrinsics,
+                                 initializer=import_cpu_intrinsics,
                                  maximum_process_uses=self.max_uses)
 
     def build(self, build_inputs: list[BuilderInput]) -> list[BuilderResult]:

@@ -124,8 +124,9 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
     from tvm.ir.utils import derived_object
     from tvm.s_tir import meta_schedule as ms
 
-    from .builder import PersistentBuilder
+    from .builder import PersistentBuilder, import_cpu_intrinsics
 
+    import_cpu_intrinsics()  # the schedule rules would otherwise import the CUDA ones too (35 s)
     settings = settings or SearchSettings()
     run_dir.mkdir(parents=True, exist_ok=True)
     by_key = {t.key: t for t in tasks}
