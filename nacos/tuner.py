@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +42,8 @@ class TuneResult:
     tasks: list[Task]
     planned: list[str]  # keys of the tasks this run tuned (the rest came from the store)
     trials_budget: int
-    trials_spent: int
+    trials_spent: int  # by this plan in all, including trials of an interrupted run
+    trials_resumed: int  # of those, spent before this call (found in the store)
     seconds: float
     best_seconds: dict[str, float | None] = field(default_factory=dict)
 
@@ -65,8 +65,10 @@ class TuneResult:
                        "best_us": None if self.best_seconds.get(t.key) is None else self.best_seconds[t.key] * 1e6}
                       for t in self.tasks],
             "trials_budget": self.trials_budget, "trials_spent": self.trials_spent,
+            "trials_resumed": self.trials_resumed,
             "seconds": self.seconds,
-            "trials_per_second": self.trials_spent / self.seconds if self.seconds > 0 else None,
+            "trials_per_second": ((self.trials_spent - self.trials_resumed) / self.seconds
+                                  if self.seconds > 0 and self.trials_spent > self.trials_resumed else None),
             "estimated_latency_ms": None if est is None else est * 1e3,
         }
 
@@ -187,9 +189,5 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
             builder.shutdown()
     seconds = time.perf_counter() - start
     return TuneResult(tasks=tasks, planned=[t.key for t in planned], trials_budget=trials,
-                      trials_spent=already + spent_now, seconds=seconds, best_seconds=best)
+                      trials_spent=already + spent_now, trials_resumed=already, seconds=seconds, best_seconds=best)
 
-
-def trials_needed(n_tasks: int, per_task: int = 64) -> int:
-    """A budget that gives every task at least `per_task` trials."""
-    return int(math.ceil(n_tasks * per_task))

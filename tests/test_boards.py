@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from nacos.board import list_boards, load_board, parse_board
+from nacos.errors import NacosError
+
+
+def test_builtin_boards_load_and_make_tvm_targets():
+    boards = {b.name: b for b in list_boards()}
+    assert {"x86", "rpi3", "rpi4", "rpi5", "aarch64"} <= set(boards)
+    x86 = boards["x86"]
+    assert x86.runs_locally and x86.tvm_target["mcpu"] not in ("host", "", "generic")
+    assert x86.tvm_target["num-cores"] == x86.threads >= 1
+    assert boards["rpi3"].tvm_target["mfloat-abi"] == "hard" and boards["rpi3"].arch == "armv7"
+    for b in boards.values():
+        target = b.target()
+        assert target.kind.name == "llvm"
+        if b.arch == "aarch64":
+            assert "aarch64" in str(target.attrs["mtriple"])
+
+
+BOARD = '''name = "myboard"
+description = "test"
+arch = "aarch64"
+threads = 4
+cross_compiler = "aarch64-linux-gnu-g++"
+[tvm_target]
+kind = "llvm"
+mtriple = "aarch64-linux-gnu"
+mcpu = "cortex-a55"
+'''
+
+
+def test_user_board_folder(tmp_path, monkeypatch):
+    (tmp_path / "myboard.toml").write_text(BOARD)
+    monkeypatch.setenv("NACOS_TARGETS", str(tmp_path))
+    board = load_board("myboard")
+    assert board.tvm_target["mcpu"] == "cortex-a55" and board.tvm_target["num-cores"] == 4
+    assert "myboard" in {b.name for b in list_boards()}
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda t: t.replace('arch = "aarch64"', 'arch = "arm64"'), "'arch'"),
+    (lambda t: t.replace('threads = 4', 'threads = 0'), "'threads'"),
+    (lambda t: t.replace('description = "test"\n', ''), "'description'"),
+    (lambda t: t.replace('threads = 4', 'threads = 4\nspeed = 3'), "'speed'"),
+    (lambda t: t.replace('cross_compiler = "aarch64-linux-gnu-g++"\n', ''), "'cross_compiler'"),
+    (lambda t: t.replace('mtriple = "aarch64-linux-gnu"\n', ''), "'tvm_target.mtriple'"),
+    (lambda t: t.replace('threads = 4', 'threads = [4'), "not valid TOML"),
+])
+def test_bad_board_file_names_the_field(tmp_path, edit, field):
+    path = tmp_path / "myboard.toml"
+    path.write_text(edit(BOARD))
+    with pytest.raises(NacosError) as err:
+        parse_board(path)
+    assert field in str(err.value) and str(path) in str(err.value)
+
+
+def test_unknown_target_lists_known_ones():
+    with pytest.raises(NacosError, match="unknown target 'pi9'.*rpi4"):
+        load_board("pi9")

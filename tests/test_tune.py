@@ -1,0 +1,130 @@
+"""Real MetaSchedule tuning of a 4-task network with tiny budgets, record reuse, kill -9 and resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nacos import compiler
+from nacos.board import load_board
+from nacos.network import load_network
+from nacos.pipeline import tune_network
+from nacos.records import RECORD_FILE, RecordStore
+from nacos.tasks import extract_tasks
+from nacos.tuner import PLAN_FILE, SearchSettings, tune
+
+FAST = SearchSettings(trials_per_iter=8, population_size=48, genetic_num_iters=2, init_min_unmeasured=16)
+SHAPE = [(1, 1, 16, 16)]
+
+
+@pytest.fixture(scope="module")
+def x86():
+    return load_board("x86")
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory, models_py, x86):
+    """One real tune of SmallNet (4 tasks, 32 trials) into a fresh record store."""
+    root = tmp_path_factory.mktemp("tuned")
+    net = load_network(f"{models_py}:build_net", SHAPE)
+    summary = tune_network(net, x86, root / "run", 32, schedules=root / "schedules", repeat=10,
+                           progress=False, settings=FAST)
+    return root, net, summary
+
+
+def test_tune_writes_records_and_matches_reference(tuned, x86):
+    root, net, summary = tuned
+    assert summary["tasks"] == 4 and summary["tasks_tuned_here"] == 4
+    assert 24 <= summary["trials_spent"] <= 40
+    assert summary["tasks_without_records"] == 0
+    assert summary["check"]["ok"] and summary["check"]["max_abs_error"] < 1e-4
+    assert summary["latency"]["median_ms"] > 0
+    store = RecordStore("x86", root / "schedules")
+    tasks = extract_tasks(net.mod, x86.target())
+    assert all(store.count(t) >= 1 for t in tasks)
+    lines = (root / "schedules" / "x86" / RECORD_FILE).read_text().splitlines()
+    assert len(lines) >= summary["trials_spent"] - 4  # a failed build may leave no record
+    # the sum of best task times is an estimate of the network, within launch overhead
+    est = summary["estimated_latency_ms"]
+    assert 0.3 * summary["latency"]["median_ms"] < est < 3 * summary["latency"]["median_ms"]
+
+
+def test_tuned_build_is_faster_than_untuned(tuned, x86):
+    root, net, _ = tuned
+    inputs = net.sample_inputs()
+    store = RecordStore("x86", root / "schedules")
+    fast = compiler.time_ms(compiler.load_vm(compiler.build(net.mod, x86, store)), inputs, repeat=20)
+    slow = compiler.time_ms(compiler.load_vm(compiler.build(net.mod, x86, None)), inputs, repeat=20)
+    assert fast["median_ms"] < slow["median_ms"]
+
+
+def test_second_tune_reuses_records(tuned, models_py, x86, tmp_path):
+    root, _, _ = tuned
+    before = (root / "schedules" / "x86" / RECORD_FILE).read_text()
+    net = load_network(f"{models_py}:build_net", SHAPE)
+    again = tune_network(net, x86, tmp_path / "run2", 32, schedules=root / "schedules", repeat=5,
+                         progress=False, settings=FAST)
+    assert again["tasks_tuned_here"] == 0 and again["tasks_from_store"] == 4
+    assert again["trials_spent"] == 0
+    assert (root / "schedules" / "x86" / RECORD_FILE).read_text() == before
+    assert again["check"]["ok"]
+
+
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_tune import FAST, SHAPE
+from nacos.board import load_board
+from nacos.network import load_network
+from nacos.records import RecordStore
+from nacos.tasks import extract_tasks
+from nacos.tuner import tune
+board = load_board("x86")
+net = load_network({model!r}, SHAPE)
+tasks = extract_tasks(net.mod, board.target())
+tune(tasks, board, RecordStore("x86", Path({store!r})), Path({run!r}), {budget}, settings=FAST, progress=False)
+"""
+
+
+def test_killed_tune_resumes_without_losing_trials(tmp_path, models_py, x86):
+    budget = 48
+    store_root, run = tmp_path / "schedules", tmp_path / "run"
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), model=f"{models_py}:build_net",
+                                store=str(store_root), run=str(run), budget=budget)
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = store_root / "x86" / RECORD_FILE
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if records.exists() and len(records.read_text().splitlines()) >= 12:
+            break
+        assert proc.poll() is None, "the tune ended before it could be killed"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the tuner and its builder/runner workers
+    proc.wait()
+    plan = json.loads((run / PLAN_FILE).read_text())
+    assert len(plan["tasks"]) == 4
+
+    net = load_network(f"{models_py}:build_net", SHAPE)
+    tasks = extract_tasks(net.mod, x86.target())
+    store = RecordStore("x86", store_root)  # loads despite a possibly torn last line
+    kept = sum(store.count(t) for t in tasks)
+    assert 12 <= kept < budget
+    result = tune(tasks, x86, store, run, budget, settings=FAST, progress=False)
+    assert json.loads((run / PLAN_FILE).read_text()) == plan  # same plan, same tasks
+    assert result.trials_resumed == kept  # every trial measured before the kill counts
+    store = RecordStore("x86", store_root)
+    total = sum(store.count(t) for t in tasks)
+    assert kept < total <= budget + FAST.trials_per_iter  # only the owed trials were spent
+    assert result.trials_spent >= total - 4
+    vm = compiler.load_vm(compiler.build(net.mod, x86, store))
+    inputs = net.sample_inputs()
+    out = compiler.run(vm, inputs)
+    assert np.max(np.abs(out[0] - net.reference(inputs)[0])) < 1e-4
