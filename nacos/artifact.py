@@ -99,13 +99,12 @@ def export(saved: SavedNetwork, board: Board, executable, out_dir: Path, *,
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         lib = staging / LIBRARY
-        if board.runs_locally:
-            executable.export_library(str(lib))
-        else:
-            if shutil.which(board.cross_compiler) is None:
-                raise NacosError(f"cross compiler '{board.cross_compiler}' for {board.name} is not installed "
-                                 f"(Debian: apt-get install g++-{board.cross_compiler.rsplit('-g++', 1)[0]})")
-            executable.export_library(str(lib), fcompile=cc.cross_compiler(board.cross_compiler))
+        if not board.runs_locally and shutil.which(board.cross_compiler) is None:
+            raise NacosError(f"cross compiler '{board.cross_compiler}' for {board.name} is not installed "
+                             f"(Debian: apt-get install g++-{board.cross_compiler.rsplit('-g++', 1)[0]})")
+        fcompile = None if board.runs_locally else cc.cross_compiler(board.cross_compiler)
+        with compiler.native_stderr_filtered():
+            executable.export_library(str(lib), fcompile=fcompile)
         elf = check_elf(lib, board.arch)
         save_arrays(staging, "input", saved.ref_inputs)
         save_arrays(staging, "output", saved.ref_outputs)
@@ -177,7 +176,8 @@ def verify_and_time(art: Artifact, repeat: int = 50, tolerance: float | None = N
     ref = art.manifest["reference"]
     inputs = load_arrays(art.path, "input", len(ref["inputs"]))
     expected = load_arrays(art.path, "output", len(ref["outputs"]))
-    vm = compiler.load_vm(tvm.runtime.load_module(str(art.library)))
+    with compiler.native_stderr_filtered():
+        vm = compiler.load_vm(tvm.runtime.load_module(str(art.library)))
     check = compiler.compare(compiler.run(vm, inputs), expected, tolerance or ref["tolerance"])
     timing = compiler.time_ms(vm, inputs, repeat=repeat)
     return {"max_abs_error": check.max_abs_error, "relative_error": check.relative_error,
