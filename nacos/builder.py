@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.builder import BuilderInput, BuilderResult, PyBuilder
@@ -65,8 +66,11 @@ class PersistentBuilder(PyBuilder):
     """Builds candidates in a long-lived pool of worker processes."""
 
     def __init__(self, max_workers: int | None = None, timeout_sec: float = 30.0,
-                 cross_compiler: str | None = None, max_uses: int = 512) -> None:
+                 cross_compiler: str | None = None, max_uses: int = 512,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        """`on_batch(n)` is told of every batch of n candidates built (progress reporting)."""
         super().__init__()
+        self.on_batch = on_batch
         self.max_workers = max_workers or os.cpu_count() or 1
         self.timeout_sec = timeout_sec
         self.cross_compiler = cross_compiler
@@ -88,6 +92,8 @@ class PersistentBuilder(PyBuilder):
                 results.append(BuilderResult(None, f"build timed out after {self.timeout_sec} s"))
             else:
                 results.append(BuilderResult(None, f"build failed: {res.value}"))
+        if self.on_batch is not None:
+            self.on_batch(len(results))
         return results
 
     def shutdown(self) -> None:

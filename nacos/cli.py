@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from .errors import NacosError
+from .spaces.cli import add_parser as add_space_parser
 
 DEMO_MODEL = "builtin:tiny-cnn"
 DEMO_TRIALS = 160
@@ -165,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=50)
     p.add_argument("--tolerance", type=float, default=None)
     p.set_defaults(func=cmd_run)
+
+    add_space_parser(sub)
     return parser
 
 

@@ -98,6 +98,19 @@ def _spent(plan: dict, by_key: dict[str, Task], store: RecordStore) -> int:
     return sum(max(0, store.count(by_key[p["key"]]) - p["records_before"]) for p in plan["tasks"])
 
 
+def trials_per_iter(remaining: int, n_tasks: int, most: int) -> int:
+    """Candidates per task per search iteration.
+
+    Larger batches amortise the evolutionary search (seconds per iteration, whatever the batch);
+    but MetaSchedule's gradient scheduler first sends one batch of every task and only then
+    measures and records any of them, so a kill during that first round loses it. The first
+    round is therefore kept to at most half of the budget (batches of 8 or more where the budget
+    allows it).
+    """
+    even = max(1, remaining // n_tasks)
+    return max(1, min(most, max(min(8, even), remaining // (2 * n_tasks))))
+
+
 def make_runner(board: Board, settings: SearchSettings, rpc: tuple[str, int, str] | None = None):
     """Local timing for this machine's boards, TVM's RPC tracker for others."""
     from tvm.s_tir import meta_schedule as ms
@@ -143,9 +156,14 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
         if remaining < len(planned):
             logging.getLogger("nacos").warning(
                 "%d trials for %d new tasks: some tasks will stay untuned (slow)", remaining, len(planned))
-        per_iter = max(1, min(settings.trials_per_iter, remaining // len(planned)))
+        per_iter = trials_per_iter(remaining, len(planned), settings.trials_per_iter)
         runner = make_runner(board, settings, rpc)
-        builder = PersistentBuilder(cross_compiler=None if board.runs_locally else board.cross_compiler)
+        # MetaSchedule reports measurements only when it joins a round over all tasks; counting
+        # built candidates keeps the bar moving, the measure callback updates the best latency.
+        bar = tqdm(total=remaining, desc=f"tune {len(planned)} new tasks", unit="trial",
+                   disable=not progress, dynamic_ncols=True)
+        builder = PersistentBuilder(cross_compiler=None if board.runs_locally else board.cross_compiler,
+                                    on_batch=bar.update)
         ctxs = [ms.TuneContext(
             mod=t.prim_func_mod, target=board.target(), task_name=t.name,
             space_generator="post-order-apply",
@@ -155,12 +173,10 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
                 init_min_unmeasured=settings.init_min_unmeasured),
             rand_state=settings.seed + i, num_threads="physical",
             logger=logging.getLogger(f"nacos.tune.{t.name}")).clone() for i, t in enumerate(planned)]
-        bar = tqdm(total=remaining, desc=f"tune {len(planned)} new tasks", unit="trial",
-                   disable=not progress, dynamic_ncols=True)
 
         @derived_object
         class _Progress(ms.measure_callback.PyMeasureCallback):
-            """Counts trials and shows the network latency that the best records add up to."""
+            """Counts measured trials and shows the network latency the best records add up to."""
 
             def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
                 nonlocal spent_now
@@ -171,7 +187,6 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
                         if best[task.key] is None or secs < best[task.key]:
                             best[task.key] = secs
                 spent_now += len(runner_results)
-                bar.update(len(runner_results))
                 done = [t for t in tasks if best[t.key] is not None]
                 est = sum(t.weight * best[t.key] for t in done)
                 bar.set_postfix_str(f"tasks {len(done)}/{len(tasks)} est {est * 1e3:.3f} ms"

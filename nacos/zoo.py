@@ -94,6 +94,7 @@ def calibrate_batchnorm(model: nn.Module, input_shape: tuple[int, ...], batches:
     """
     gen = torch.Generator().manual_seed(seed)
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [bn.momentum for bn in bns]
     for bn in bns:
         bn.reset_running_stats()
         bn.momentum = None  # cumulative average over the calibration batches
@@ -101,6 +102,8 @@ def calibrate_batchnorm(model: nn.Module, input_shape: tuple[int, ...], batches:
     with torch.no_grad():
         for _ in range(batches):
             model(torch.randn((max(4, input_shape[0]),) + tuple(input_shape[1:]), generator=gen))
+    for bn, momentum in zip(bns, momenta):
+        bn.momentum = momentum
     return model.eval()
 
 
