@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Idle OpenMP threads of torch and xgboost spin by default, taking cores from the builder and
+    # runner processes; this must be set before either library loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
     args = build_parser().parse_args(argv)

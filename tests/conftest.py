@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TVM_NUM_THREADS", "2")
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 TESTS = Path(__file__).resolve().parent
 
 

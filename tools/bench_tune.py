@@ -43,6 +43,7 @@ def main() -> int:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     os.environ["TVM_NUM_THREADS"] = str(args.threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # idle torch/xgboost threads must not spin
 
     import onnxruntime as ort
     import torch
