@@ -3,8 +3,9 @@
 The stock LocalBuilder starts a fresh process pool for every batch, and each worker imports TVM
 and `tvm.s_tir.tensor_intrin` (whose package import loads the CUDA intrinsics): most of a tuning
 run went into starting workers. Here the pool is made once and recycled only every
-`max_uses` builds (the stock builder restarts its pool because long-lived workers leak), and the
-workers import only the CPU intrinsics the target can use.
+`max_uses` builds (the stock builder restarts its pool because long-lived workers leak), the
+workers import only the CPU intrinsics the target can use, and they link each candidate's
+shared library themselves.
 """
 
 from __future__ import annotations
@@ -48,16 +49,15 @@ def _build_and_export(job) -> str:
 
     rt_mod = tvm_build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
     folder = tempfile.mkdtemp(prefix="nacos-build-")
-    if cross_compiler:  # a board without a compiler gets a linked shared library
+    path = os.path.join(folder, "candidate.so")
+    # Linked here, in parallel workers, rather than by the serial runner (the stock builder
+    # exports a tar that the runner must link); a board without a compiler needs a .so anyway.
+    fcompile = None
+    if cross_compiler:
         from tvm.support import cc
 
-        path = os.path.join(folder, "candidate.so")
-        rt_mod.export_library(path, fcompile=cc.cross_compiler(cross_compiler))
-    else:  # the local runner links the object files itself
-        from tvm.support import tar
-
-        path = os.path.join(folder, "candidate.tar")
-        rt_mod.export_library(path, fcompile=tar.tar)
+        fcompile = cc.cross_compiler(cross_compiler)
+    rt_mod.export_library(path, fcompile=fcompile)
     return path
 
 
