@@ -64,8 +64,9 @@ def cmd_tune(args) -> int:
     board = load_board(args.target)
     rpc = _rpc(args)
     if trials > 0 and not board.runs_locally and rpc is None:
-        raise NacosError(f"target '{board.name}' ({board.arch}) cannot be measured on this machine; "
-                         f"tune through a board with --rpc-tracker HOST:PORT --rpc-key KEY, or pass --trials 0")
+        from .tuner import unmeasurable
+
+        raise unmeasurable(board)  # before any output is written
     _use_board_threads(board)
     shapes = [parse_shape(s) for s in args.input_shape or []]
     network = load_network(args.model, shapes)

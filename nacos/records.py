@@ -82,16 +82,3 @@ class RecordStore:
 
     def known(self, task: Task) -> bool:
         return self.best_seconds(task) is not None
-
-    def estimated_latency(self, tasks: list[Task]) -> float | None:
-        """Sum of weight x best record over the tasks (None if any task is untuned), in seconds.
-
-        Measured here: 4.35 ms estimated vs 4.64 ms end to end for a MobileNetV2 (launch overhead).
-        """
-        total = 0.0
-        for task in tasks:
-            best = self.best_seconds(task)
-            if best is None:
-                return None
-            total += task.weight * best
-        return total

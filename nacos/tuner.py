@@ -1,9 +1,9 @@
 """Tune the tasks of a network that the record store does not know yet, within a global budget.
 
 A tune is resumable: its plan (which tasks, how many trials, how many records each task had when
-the plan was made) is written to the run folder before any trial, and every measured trial is
-appended to the store as it happens. Run again with the same folder and only the trials still
-owed are spent.
+the plan was made) is written to the run folder before any trial, and measured trials are
+appended to the store as MetaSchedule collects them. Run again with the same folder and only the
+trials still owed are spent.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tqdm import tqdm
 from .board import Board
 from .errors import NacosError
 from .records import RecordStore
+from .rundir import write_json
 from .tasks import Task
 
 PLAN_FILE = "tune_plan.json"
@@ -49,6 +50,10 @@ class TuneResult:
 
     @property
     def estimated_latency(self) -> float | None:
+        """Sum of weight x best task time in seconds; None while a task has no record.
+
+        Measured: 6.94 ms summed vs 8.70 ms end to end for MobileNetV2 (VM and copy overheads).
+        """
         total = 0.0
         for task in self.tasks:
             best = self.best_seconds.get(task.key)
@@ -88,9 +93,7 @@ def load_or_make_plan(run_dir: Path, tasks: list[Task], store: RecordStore, tria
         if {p["key"] for p in plan["tasks"]} <= keys and plan["trials"] == trials:
             return plan
     plan = _make_plan(tasks, store, trials)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(plan, indent=1))
-    tmp.replace(path)
+    write_json(path, plan)
     return plan
 
 
@@ -111,6 +114,12 @@ def trials_per_iter(remaining: int, n_tasks: int, most: int) -> int:
     return max(1, min(most, max(min(8, even), remaining // (2 * n_tasks))))
 
 
+def unmeasurable(board: Board) -> NacosError:
+    """The error for tuning a board this machine cannot run code for, without RPC."""
+    return NacosError(f"target '{board.name}' ({board.arch}) cannot be measured on this machine; "
+                      f"tune through a board with --rpc-tracker HOST:PORT --rpc-key KEY, or pass --trials 0")
+
+
 def make_runner(board: Board, settings: SearchSettings, rpc: tuple[str, int, str] | None = None):
     """Local timing for this machine's boards, TVM's RPC tracker for others."""
     from tvm.s_tir import meta_schedule as ms
@@ -125,8 +134,7 @@ def make_runner(board: Board, settings: SearchSettings, rpc: tuple[str, int, str
                                            session_timeout_sec=120),
             evaluator_config=evaluator, max_workers=1)
     if not board.runs_locally:
-        raise NacosError(f"target '{board.name}' ({board.arch}) cannot be measured on this machine; "
-                         f"tune it through a board with --rpc-tracker HOST:PORT --rpc-key KEY, or use --trials 0")
+        raise unmeasurable(board)
     return ms.runner.LocalRunner(evaluator_config=evaluator, timeout_sec=30)
 
 
