@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import NacosError
 from .spaces.cli import add_parser as add_space_parser
+from .costmodel.cli import add_parser as add_costmodel_parser
 
 DEMO_MODEL = "builtin:tiny-cnn"
 DEMO_TRIALS = 160
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     add_space_parser(sub)
+    add_costmodel_parser(sub)
     return parser
 
 
