@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from .errors import NacosError
+from .accuracy.cli import add_parser as add_accuracy_parser
 from .spaces.cli import add_parser as add_space_parser
 from .costmodel.cli import add_parser as add_costmodel_parser
 
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_space_parser(sub)
     add_costmodel_parser(sub)
+    add_accuracy_parser(sub)
     return parser
 
 

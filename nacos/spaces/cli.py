@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=cmd_sample)
 
 
-def _read_genotype(space, path: Path):
+def read_genotype(space, path: Path):
     try:
         text = path.read_text()
     except OSError as exc:
@@ -63,7 +63,7 @@ def cmd_show(args) -> int:
 
     space = get_space(args.name)
     if args.genotype:
-        genotype = _read_genotype(space, args.genotype)
+        genotype = read_genotype(space, args.genotype)
         origin = str(args.genotype)
     else:
         genotype = space.sample(np.random.default_rng(args.seed))
