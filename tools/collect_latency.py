@@ -1,0 +1,81 @@
+"""Measure tuned end-to-end latencies of random architectures: the cost model's x86 labels.
+
+    python3 tools/collect_latency.py --space mbconv --target x86 -n 40 --trials-per-task 16
+
+For each of `n` distinct random genotypes (seeded): lower it to Relax, tune the tasks the
+board's record store does not know (`--trials-per-task` trials each; tasks met in earlier
+architectures cost nothing), build with every record, check against PyTorch, time it, and
+append one line to the data set. Interrupt it and run it again: finished architectures are
+skipped and an interrupted tune resumes from its run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nacos.board import load_board  # noqa: E402
+from nacos.costmodel.latency_dataset import append_sample, read_samples  # noqa: E402
+from nacos.records import RecordStore, default_root  # noqa: E402
+from nacos.spaces import get_space  # noqa: E402
+from nacos.spaces.lowering import distinct_samples, lower  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--space", default="mbconv")
+    parser.add_argument("--target", default="x86")
+    parser.add_argument("-n", type=int, default=40, help="architectures to measure (in all, with earlier runs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trials-per-task", type=int, default=16, help="trials for each task the store lacks")
+    parser.add_argument("--repeat", type=int, default=30, help="timing repeats of each network")
+    parser.add_argument("--data", type=Path, help="data set file (default: schedules/<target>/latency_<space>.jsonl)")
+    parser.add_argument("--schedules", type=Path, help="record store root (default: schedules/)")
+    parser.add_argument("--runs", type=Path, default=Path("runs/collect"), help="per-architecture run folders")
+    args = parser.parse_args()
+
+    from nacos.pipeline import tune_network
+    from nacos.tasks import extract_tasks
+
+    board = load_board(args.target)
+    os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))
+    space = get_space(args.space)
+    data = args.data or (args.schedules or default_root()) / board.name / f"latency_{space.name}.jsonl"
+    done = {s["key"] for s in read_samples(data)} if data.exists() else set()
+    store = RecordStore(board.name, args.schedules)
+    genotypes = distinct_samples(space, args.n, args.seed)
+    for i, genotype in enumerate(genotypes):
+        if genotype.key() in done:
+            continue
+        start = time.perf_counter()
+        network = lower(space, genotype)
+        tasks = extract_tasks(network.mod, board.target())
+        new = sum(not store.known(t) for t in tasks)
+        print(f"[{i + 1}/{len(genotypes)}] {genotype.key()}: {len(tasks)} tasks, {new} new", flush=True)
+        summary = tune_network(network, board, args.runs / genotype.key(), new * args.trials_per_task,
+                               schedules=args.schedules, repeat=args.repeat)
+        if not summary["check"]["ok"]:
+            print(f"  skipped: output differs from PyTorch ({summary['check']})", flush=True)
+            continue
+        append_sample(data, {
+            "space": space.name, "genotype": genotype.to_dict(), "key": genotype.key(), "target": board.name,
+            "latency_ms": summary["latency"]["median_ms"], "latency_min_ms": summary["latency"]["min_ms"],
+            "repeat": args.repeat, "tasks": summary["task_details"], "tasks_new": new,
+            "trials_spent": summary["trials_spent"], "trials_per_task": args.trials_per_task,
+            "tune_seconds": summary["tune_seconds"], "seconds": time.perf_counter() - start,
+            **space.describe(genotype).costs()})
+        summed = summary["estimated_latency_ms"]
+        print(f"  {summary['latency']['median_ms']:.3f} ms (tasks' best sum "
+              f"{'n/a' if summed is None else f'{summed:.3f}'} ms), "
+              f"{summary['trials_spent']} trials, {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"{len(read_samples(data))} architectures in {data}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
