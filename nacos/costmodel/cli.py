@@ -28,6 +28,107 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_fewshot)
 
+    p = commands.add_parser("fit", help="fit a board's latency model on a measured data set (saved with its records)")
+    _board_arguments(p)
+    p.add_argument("--data", type=Path, required=True, help="latency data set (tools/collect_latency.py)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_fit)
+
+    p = commands.add_parser("eval", help="score a board's latency model on measured networks it did not see")
+    _board_arguments(p)
+    p.add_argument("--data", type=Path, required=True, help="held-out latency data set")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = commands.add_parser("predict", help="predict the tuned latency of a genotype on a board")
+    _board_arguments(p)
+    p.add_argument("genotype", type=Path, help="genotype JSON file (nacos space show NAME --json gives one)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+
+def _board_arguments(p) -> None:
+    p.add_argument("--target", default="x86", help="board name (nacos targets) or a board .toml file")
+    p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/)")
+
+
+def _board_and_store(args):
+    from ..board import load_board
+    from ..records import RecordStore
+
+    board = load_board(args.target)
+    return board, RecordStore(board.name, args.schedules)
+
+
+def cmd_fit(args) -> int:
+    import time
+
+    from .latency_dataset import read_samples
+    from .latency_model import fit_latency_model
+
+    samples = read_samples(args.data)
+    board, store = _board_and_store(args)
+    start = time.perf_counter()
+    model = fit_latency_model(samples, store, board, seed=args.seed)
+    path = model.save(store.path)
+    print(f"fitted the {board.name} latency model on {len(samples)} measured networks and the record store's "
+          f"workloads in {time.perf_counter() - start:.1f} s: {path}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .latency_dataset import read_samples
+    from .latency_model import LatencyModel, evaluate_latency_model
+
+    samples = read_samples(args.data)
+    board, store = _board_and_store(args)
+    model = LatencyModel.load(store.path)
+    scores = evaluate_latency_model(model, samples, store)
+    if args.json:
+        print(json.dumps(scores, indent=1))
+        return 0
+    print(f"{board.name} latency model ({model.trained_on} training networks) on {len(samples)} measured networks")
+    print(f"  {'task times':22s} {'within 10%':>10s} {'MAPE':>7s} {'Spearman':>9s} {'Kendall':>8s}")
+    for mode, label in (("known", "record store"), ("blind", "all predicted")):
+        s = scores[mode]
+        print(f"  {label:22s} {100 * s['within_10pct']:9.1f}% {100 * s['mape']:6.1f}% {s['spearman']:9.3f} "
+              f"{s['kendall']:8.3f}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import time
+
+    from ..spaces import Genotype, get_space
+    from ..spaces.lowering import lower
+    from ..tasks import extract_tasks
+    from .latency_model import LatencyModel
+
+    board, store = _board_and_store(args)
+    model = LatencyModel.load(store.path)
+    try:
+        genotype = Genotype.from_json(args.genotype.read_text())
+    except OSError as exc:
+        raise NacosError(f"cannot read genotype file '{args.genotype}': {exc.strerror}") from None
+    space = get_space(genotype.space)
+    genotype = space.validate(genotype)
+    start = time.perf_counter()
+    tasks = extract_tasks(lower(space, genotype).mod, board.target())
+    lowered = time.perf_counter()
+    known = {t.key: s for t in tasks if (s := store.best_seconds(t)) is not None}
+    prediction = model.predict(space.describe(genotype), tasks, known)
+    done = time.perf_counter()
+    result = {"genotype": genotype.key(), "target": board.name, "tasks": len(tasks), "tasks_in_store": len(known),
+              **prediction.to_json(), "lower_seconds": lowered - start, "predict_seconds": done - lowered}
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    r = result
+    print(f"{space.name} {r['genotype']} on {board.name}: {r['latency_ms']:.3f} ms "
+          f"(likely {r['low_ms']:.3f}..{r['high_ms']:.3f}); {r['tasks']} tasks, {r['tasks_in_store']} in the store; "
+          f"lowering {r['lower_seconds']:.2f} s, prediction {r['predict_seconds'] * 1e3:.0f} ms")
+    return 0
+
 
 def _device_list(text: str) -> list[str]:
     devices = [d.strip() for d in text.split(",") if d.strip()]

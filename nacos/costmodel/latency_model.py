@@ -1,0 +1,280 @@
+"""The latency model of one board: a network's end-to-end latency after tuning, with a spread.
+
+Two levels, because tuned tasks are many more examples than measured networks:
+1. `TaskModel`: XGBoost on a task's program features (`features.task_features`) predicts the
+   log of its tuned run time; trained on every workload of the board's record store (its best
+   record's time, its record count as the tuning effort).
+2. The network model: the schedule estimate of a network is the weighted sum over its tasks of
+   the store's best measured time where the store knows the task, the task model's prediction
+   where it does not. An ensemble of shallow XGBoost regressors, started from the log of that
+   estimate (base margin), learns the correction to the measured latency from the architecture
+   features, the estimate and the share of time that is measured rather than predicted. The
+   ensemble's spread (bootstrap resamples) is the uncertainty.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NacosError
+from .features import ARCH_FEATURES, arch_features, task_features
+
+MODEL_FILE = "latency_model.pkl"
+ENSEMBLE = 8
+PLANNED_TRIALS = 16  # the tuning effort assumed for a task the store does not know
+TASK_PARAMS = dict(n_estimators=300, max_depth=6, learning_rate=0.08, subsample=0.8, colsample_bytree=0.5,
+                   tree_method="hist", n_jobs=2)
+NETWORK_PARAMS = dict(n_estimators=60, max_depth=2, learning_rate=0.1, subsample=0.8, colsample_bytree=0.8,
+                      min_child_weight=2.0, reg_lambda=5.0, tree_method="hist", n_jobs=2)
+
+
+@dataclass(frozen=True)
+class TaskTime:
+    key: str
+    weight: int
+    seconds: float  # measured best, or predicted
+    measured: bool
+
+
+@dataclass(frozen=True)
+class Prediction:
+    latency_ms: float
+    spread: float  # std of log-latency over the ensemble
+    schedule_estimate_ms: float  # weighted sum of task times
+    measured_share: float  # of the schedule estimate, the part the store measured
+
+    def to_json(self) -> dict:
+        return {"latency_ms": self.latency_ms, "spread": self.spread,
+                "low_ms": self.latency_ms * math.exp(-self.spread), "high_ms": self.latency_ms * math.exp(self.spread),
+                "schedule_estimate_ms": self.schedule_estimate_ms, "measured_share": self.measured_share}
+
+
+def store_workloads(store) -> dict[str, tuple[object, float, int]]:
+    """key -> (PrimFunc module, best mean run time in s, record count) of every tuned workload."""
+    from ..tasks import workload_key
+
+    found: dict[str, list] = {}
+    for record in store.database.get_all_tuning_records():
+        if not record.run_secs:
+            continue
+        secs = float(np.mean([float(s) for s in record.run_secs]))
+        if not math.isfinite(secs) or secs >= 1e9:
+            continue
+        key = workload_key(record.workload.mod)
+        entry = found.setdefault(key, [record.workload.mod, secs, 0])
+        entry[1] = min(entry[1], secs)
+        entry[2] += 1
+    return {k: (mod, secs, count) for k, (mod, secs, count) in found.items()}
+
+
+class TaskModel:
+    def __init__(self, target_dict: dict, seed: int = 0):
+        self.target_dict = target_dict
+        self.seed = seed
+        self.model = None
+
+    def fit(self, workloads: dict[str, tuple[object, float, int]]) -> TaskModel:
+        import xgboost
+
+        if len(workloads) < 8:
+            raise NacosError(f"the task model needs at least 8 tuned workloads in the record store "
+                             f"(found {len(workloads)}); tune some networks first")
+        x = np.stack([task_features(mod, self.target_dict, count) for mod, _, count in workloads.values()])
+        y = np.log([secs for _, secs, _ in workloads.values()])
+        self.model = xgboost.XGBRegressor(random_state=self.seed, **TASK_PARAMS).fit(x, y)
+        return self
+
+    def predict_seconds(self, prim_func_mods: Sequence, trials: int = PLANNED_TRIALS) -> np.ndarray:
+        if not prim_func_mods:
+            return np.zeros(0)
+        x = np.stack([task_features(mod, self.target_dict, trials) for mod in prim_func_mods])
+        return np.exp(self.model.predict(x).astype(np.float64))
+
+
+def task_times(tasks, known: dict[str, float], task_model: TaskModel) -> list[TaskTime]:
+    """Each task's time: the store's measured best where known, the task model's otherwise."""
+    unknown = [t for t in tasks if t.key not in known]
+    predicted = dict(zip((t.key for t in unknown), task_model.predict_seconds([t.prim_func_mod for t in unknown])))
+    return [TaskTime(t.key, t.weight, known[t.key], True) if t.key in known
+            else TaskTime(t.key, t.weight, float(predicted[t.key]), False) for t in tasks]
+
+
+def schedule_features(times: Sequence[TaskTime]) -> tuple[float, float]:
+    """(weighted sum of task times in ms, share of it that was measured)."""
+    total = sum(t.weight * t.seconds for t in times)
+    measured = sum(t.weight * t.seconds for t in times if t.measured)
+    return total * 1e3, measured / total if total > 0 else 0.0
+
+
+class NetworkModel:
+    """log latency = log schedule estimate + correction(arch features, estimate, measured share)."""
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+        self.members = []
+
+    @staticmethod
+    def rows(descriptions, schedules: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+        x = np.stack([np.concatenate([arch_features(d), [math.log(est), share]])
+                      for d, (est, share) in zip(descriptions, schedules)])
+        margin = np.log([est for est, _ in schedules])
+        return x, margin
+
+    def fit(self, descriptions, schedules, latencies_ms: Sequence[float]) -> NetworkModel:
+        import xgboost
+
+        x, margin = self.rows(descriptions, schedules)
+        y = np.log(np.asarray(latencies_ms, dtype=np.float64))
+        rng = np.random.default_rng(self.seed)
+        self.members = []
+        for member in range(ENSEMBLE):
+            pick = rng.integers(0, len(y), len(y)) if member else np.arange(len(y))
+            model = xgboost.XGBRegressor(random_state=self.seed + member, **NETWORK_PARAMS)
+            model.fit(x[pick], y[pick], base_margin=margin[pick])
+            self.members.append(model)
+        return self
+
+    def predict_log(self, descriptions, schedules) -> np.ndarray:
+        """(members, networks) predicted log-latency."""
+        import xgboost
+
+        x, margin = self.rows(descriptions, schedules)
+        return np.stack([m.get_booster().predict(xgboost.DMatrix(x, base_margin=margin)) for m in self.members])
+
+
+@dataclass
+class LatencyModel:
+    """A board's fitted task and network models, saved under the board's record store folder."""
+
+    board: str
+    target_dict: dict
+    task_model: TaskModel
+    network_model: NetworkModel
+    trained_on: int
+
+    def predict(self, description, tasks, known: dict[str, float]) -> Prediction:
+        times = task_times(tasks, known, self.task_model)
+        schedule = schedule_features(times)
+        logs = self.network_model.predict_log([description], [schedule])[:, 0]
+        return Prediction(float(np.exp(logs.mean())), float(logs.std()), schedule[0], schedule[1])
+
+    def save(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / MODEL_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(pickle.dumps(self))
+        tmp.replace(path)
+        (folder / "latency_model.json").write_text(json.dumps(
+            {"board": self.board, "trained_on": self.trained_on, "arch_features": list(ARCH_FEATURES)}, indent=1))
+        return path
+
+    @staticmethod
+    def load(folder: Path) -> LatencyModel:
+        path = folder / MODEL_FILE
+        if not path.exists():
+            raise NacosError(f"no latency model in '{folder}'; fit one with `nacos costmodel fit --target BOARD "
+                             f"--data DATASET`")
+        return pickle.loads(path.read_bytes())
+
+
+# ---------------------------------------------------------------------- fitting and judging
+
+
+@dataclass(frozen=True)
+class StoredTask:
+    """A task of a measured sample, found again in the record store by its key."""
+
+    key: str
+    weight: int
+    prim_func_mod: object
+
+
+def sample_tasks(sample: dict, workloads: dict) -> list[StoredTask]:
+    missing = [t["key"] for t in sample["tasks"] if t["key"] not in workloads]
+    if missing:
+        raise NacosError(f"sample {sample.get('key')} has {len(missing)} tasks the record store does not hold; "
+                         f"fit with the store the data set was collected with (--schedules)")
+    return [StoredTask(t["key"], int(t["weight"]), workloads[t["key"]][0]) for t in sample["tasks"]]
+
+
+def describe_sample(sample: dict):
+    from ..spaces import Genotype, get_space
+
+    space = get_space(sample["space"])
+    return space.describe(space.validate(Genotype.from_json(sample["genotype"])))
+
+
+def _out_of_fold_task_seconds(workloads: dict, target_dict: dict, folds: int, seed: int) -> dict[str, float]:
+    """Each workload's time as predicted by a task model that did not see it."""
+    keys = list(workloads)
+    order = np.random.default_rng(seed).permutation(len(keys))
+    predicted = {}
+    for fold in range(folds):
+        held = {keys[i] for i in order[fold::folds]}
+        model = TaskModel(target_dict, seed).fit({k: v for k, v in workloads.items() if k not in held})
+        held_keys = sorted(held)
+        secs = model.predict_seconds([workloads[k][0] for k in held_keys], trials=PLANNED_TRIALS)
+        predicted.update(zip(held_keys, secs.tolist()))
+    return predicted
+
+
+def fit_latency_model(samples: list[dict], store, board, seed: int = 0,
+                      exclude: frozenset[str] = frozenset()) -> LatencyModel:
+    """Fit both levels; the network model sees each sample twice: with the store's measured task
+    times, and with out-of-fold predicted ones, as a search meets networks of either kind.
+
+    `exclude`: workload keys the task model must not learn from (a benchmark's held-out tasks).
+    """
+    if len(samples) < 4:
+        raise NacosError(f"a latency model needs at least 4 measured networks (got {len(samples)}); "
+                         f"collect more with tools/collect_latency.py")
+    target_dict = board.tvm_target
+    workloads = store_workloads(store)
+    learnable = {k: v for k, v in workloads.items() if k not in exclude}
+    task_model = TaskModel(target_dict, seed).fit(learnable)
+    oof = _out_of_fold_task_seconds(learnable, target_dict, folds=5, seed=seed)
+    descriptions, schedules, labels = [], [], []
+    for sample in samples:
+        tasks = sample_tasks(sample, learnable)
+        description = describe_sample(sample)
+        measured = [TaskTime(t.key, t.weight, workloads[t.key][1], True) for t in tasks]
+        blind = [TaskTime(t.key, t.weight, oof[t.key], False) for t in tasks]
+        for times in (measured, blind):
+            descriptions.append(description)
+            schedules.append(schedule_features(times))
+            labels.append(sample["latency_ms"])
+    network_model = NetworkModel(seed).fit(descriptions, schedules, labels)
+    return LatencyModel(board.name, target_dict, task_model, network_model, trained_on=len(samples))
+
+
+def score(predicted: Sequence[float], measured: Sequence[float]) -> dict:
+    from scipy.stats import kendalltau, spearmanr
+
+    p, m = np.asarray(predicted, dtype=np.float64), np.asarray(measured, dtype=np.float64)
+    relative = np.abs(p - m) / m
+    many = len(m) > 2
+    return {"n": len(m), "mape": float(relative.mean()), "within_10pct": float((relative <= 0.10).mean()),
+            "spearman": float(spearmanr(p, m).statistic) if many else float("nan"),
+            "kendall": float(kendalltau(p, m).statistic) if many else float("nan")}
+
+
+def evaluate_latency_model(model: LatencyModel, samples: list[dict], store) -> dict:
+    """Scores on measured networks: with the store's task times (how the search uses it) and blind
+    (every task predicted, as for a network whose tasks were never tuned)."""
+    workloads = store_workloads(store)
+    results = {"known": [], "blind": []}
+    for sample in samples:
+        tasks = sample_tasks(sample, workloads)
+        description = describe_sample(sample)
+        known = {t.key: workloads[t.key][1] for t in tasks}
+        results["known"].append(model.predict(description, tasks, known).latency_ms)
+        results["blind"].append(model.predict(description, tasks, {}).latency_ms)
+    measured = [s["latency_ms"] for s in samples]
+    return {mode: score(values, measured) for mode, values in results.items()}
