@@ -37,7 +37,16 @@ using nacos::NpyArray;
 
 constexpr int kExitMismatch = 1;
 constexpr int kExitError = 2;
-constexpr int kPooledAllocator = 2;  // tvm.runtime.vm.VirtualMachine.POOLED_ALLOCATOR
+constexpr int kPooledAllocator = 2;
+#if defined(__x86_64__)
+const char* kHostArch = "x86_64";  // as nacos.board.ARCHES names them
+#elif defined(__aarch64__)
+const char* kHostArch = "aarch64";
+#elif defined(__arm__)
+const char* kHostArch = "armv7";
+#else
+const char* kHostArch = "";
+#endif  // tvm.runtime.vm.VirtualMachine.POOLED_ALLOCATOR
 
 const char* kUsage =
     "usage: nacos-run ARTIFACT_DIR [--repeat N] [--warmup N] [--tolerance REL] [--threads N]\n"
@@ -241,6 +250,10 @@ int Run(const Options& opt) {
     const Json& lib = manifest.at("library");
     const std::string lib_path = dir + "/" + lib.at("file").string("library.file");
     if (!Exists(lib_path)) throw Error("'" + lib_path + "' is missing; export the artifact again");
+    if (lib.has("elf_machine") && lib.at("elf_machine").is_string() && *kHostArch &&
+        lib.at("elf_machine").string("library.elf_machine") != kHostArch)
+      throw Error("'" + lib_path + "' is built for " + lib.at("elf_machine").string("library.elf_machine") +
+                  " but this nacos-run for " + kHostArch + "; use a runner built for the board (cmake/*.cmake)");
     if (opt.check_sha && nacos::Sha256File(lib_path) != lib.at("sha256").string("library.sha256"))
       throw Error("'" + lib_path + "' does not match the sha256 in its manifest; export the artifact again");
 

@@ -73,7 +73,8 @@ def test_native_runner_matches_reference_and_times(native_runner, x86_artifact):
     assert result["ok"] is True and result["runner"] == "nacos-run" and result["board"] == "x86"
     assert 0 <= result["max_abs_error"] < 1e-4 and result["relative_error"] <= result["tolerance"] == 1e-4
     assert 0 < result["min_ms"] <= result["median_ms"] <= result["max_ms"] and result["repeat"] == 20
-    assert result["sha256_checked"] is True and result["threads"] == 2  # the manifest's board threads
+    manifest = json.loads((x86_artifact / "manifest.json").read_text())
+    assert result["sha256_checked"] is True and result["threads"] == manifest["board"]["threads"]
 
 
 def test_native_runner_saves_outputs_equal_to_reference(native_runner, x86_artifact, tmp_path):
@@ -119,6 +120,11 @@ def test_native_runner_rejects_bad_artifacts(native_runner, x86_artifact, tmp_pa
     (truncated / "input_0.npy").write_bytes((truncated / "input_0.npy").read_bytes()[:200])
     fails([truncated], 2, "truncated data")
     fails([x86_artifact, "--repeat", "0"], 2, "--repeat needs an integer >= 1")
+    foreign = _copy(x86_artifact, tmp_path / "foreign")
+    manifest = json.loads((foreign / "manifest.json").read_text())
+    manifest["library"]["elf_machine"] = "aarch64"
+    (foreign / "manifest.json").write_text(json.dumps(manifest))
+    fails([foreign], 2, "is built for aarch64 but this nacos-run for x86_64")
 
 
 def test_native_runner_agrees_with_nacos_run(native_runner, x86_artifact, capsys):
