@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import NacosError
 from .accuracy.cli import add_parser as add_accuracy_parser
+from .search.cli import add_parser as add_search_parser
 from .spaces.cli import add_parser as add_space_parser
 from .costmodel.cli import add_parser as add_costmodel_parser
 
@@ -106,7 +107,13 @@ def cmd_export(args) -> int:
 
     board = load_board(args.target)
     _use_board_threads(board)
-    out = export_run(Path(args.run), board, Path(args.out), schedules=args.schedules, force=args.force)
+    run = Path(args.run)
+    if args.pick:  # a candidate of a search run
+        run = run / "candidates" / args.pick
+        if not run.is_dir():
+            raise NacosError(f"no measured candidate '{args.pick}' in '{args.run}'; `nacos report {args.run}` "
+                             f"lists the front's keys")
+    out = export_run(run, board, Path(args.out), schedules=args.schedules, force=args.force)
     print(json.dumps(out, indent=1) if args.json else
           f"exported {out['path']} for {board.name} ({out['elf_machine']}, {out['tasks_with_records']}/"
           f"{out['tasks']} tasks tuned)")
@@ -156,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("export", help="export a tuned run as a self-contained artifact for a board")
-    p.add_argument("run", help="run folder written by nacos tune")
+    p.add_argument("run", help="run folder written by nacos tune, or a search folder with --pick")
+    p.add_argument("--pick", help="key of a search candidate to export (see nacos report)")
     p.add_argument("--target", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--schedules", type=Path)
@@ -173,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_space_parser(sub)
     add_costmodel_parser(sub)
     add_accuracy_parser(sub)
+    add_search_parser(sub)
     return parser
 
 

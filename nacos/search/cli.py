@@ -1,0 +1,116 @@
+"""`nacos search` and `nacos report`: run a co-search (or its two-stage baseline), then read it out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import NacosError
+
+
+def add_parser(subparsers) -> None:
+    from .loop import MODES, SearchConfig
+    from .strategy import STRATEGIES
+
+    d = SearchConfig()
+    p = subparsers.add_parser("search", help="co-search architectures and schedules for a board")
+    p.add_argument("--space", default=d.space)
+    p.add_argument("--target", default=d.target)
+    p.add_argument("--dataset", default=d.dataset)
+    p.add_argument("--mode", default=d.mode, choices=MODES)
+    p.add_argument("--budget", default="45m", help="wall-clock budget, e.g. 45m, 1h, 600s")
+    p.add_argument("--strategy", default=d.strategy, choices=list(STRATEGIES))
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--population", type=int, default=d.population)
+    p.add_argument("--children", type=int, default=d.children, help="children screened per generation")
+    p.add_argument("--evaluate", type=int, default=d.evaluate_per_generation,
+                   help="children tuned, measured and trained per generation")
+    p.add_argument("--trials-per-task", type=int, default=d.trials_per_task)
+    p.add_argument("--train-epochs", type=float, default=d.train_epochs)
+    p.add_argument("--train-images", type=int, default=d.train_images)
+    p.add_argument("--reference", default=",".join(map(str, d.reference)),
+                   help="hypervolume reference point ACCURACY,LATENCY_MS (default %(default)s)")
+    p.add_argument("--out", type=Path, required=True, help="run folder (study.db, candidates/)")
+    p.add_argument("--resume", action="store_true", help="continue the search in --out")
+    p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/)")
+    p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker to measure on a board")
+    p.add_argument("--rpc-key")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = subparsers.add_parser("report", help="Pareto CSV / JSON / PNG and hypervolume of a search run")
+    p.add_argument("run")
+    p.add_argument("--compare", type=Path, help="another run (e.g. the two-stage baseline) drawn beside it")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_search(args) -> int:
+    from ..cli import _rpc, _use_board_threads
+    from .loop import Search, SearchConfig, parse_budget
+
+    config = SearchConfig(space=args.space, target=args.target, dataset=args.dataset, mode=args.mode,
+                          budget_seconds=parse_budget(args.budget), seed=args.seed, strategy=args.strategy,
+                          population=args.population, children=args.children,
+                          evaluate_per_generation=args.evaluate, trials_per_task=args.trials_per_task,
+                          train_epochs=args.train_epochs, train_images=args.train_images,
+                          reference=_reference(args.reference)).check()
+    from ..board import load_board
+
+    board = load_board(config.target)
+    rpc = _rpc(args)
+    if not board.runs_locally and rpc is None:
+        from ..tuner import unmeasurable
+
+        raise unmeasurable(board)
+    _use_board_threads(board)
+    result = Search(config, args.out, resume=args.resume, schedules=args.schedules, rpc=rpc,
+                    progress=not args.quiet).run()
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(f"{config.mode} search in {args.out}: {result['candidates']} candidates, {result['measured']} "
+              f"trained and measured, {result['trials']} trials, {result['seconds']:.0f} s; front of "
+              f"{len(result['front'])}, hypervolume {result['hypervolume']:.4f}  (next: nacos report {args.out})")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    if args.compare is not None and not args.compare.exists():
+        raise NacosError(f"--compare run '{args.compare}' does not exist")
+    payload = write_report(Path(args.run), args.compare)
+    if args.json:
+        print(json.dumps(payload, indent=1))
+        return 0
+    print(f"{payload['mode']} {payload['space']} on {payload['target']}: {payload['measured']} measured of "
+          f"{payload['candidates']} candidates, {payload['trials']} trials, {payload['seconds']:.0f} s, "
+          f"tasks served by the record store {_share(payload['tasks_served_by_store'])}")
+    print(f"hypervolume {payload['hypervolume']:.4f} (reference accuracy {payload['reference'][0]}, "
+          f"latency {payload['reference'][1]} ms)")
+    if "compare" in payload:
+        c = payload["compare"]
+        print(f"compare {c['mode']} ({c['run']}): hypervolume {c['hypervolume']:.4f}, {c['measured']} measured, "
+              f"{c['trials']} trials, tasks served by the record store {_share(c['tasks_served_by_store'])}")
+    print(f"{'key':14s} {'accuracy':>9s} {'latency ms':>11s} {'gen':>4s}")
+    for r in payload["front"]:
+        print(f"{r['key']:14s} {r['accuracy']:9.4f} {r['latency_ms']:11.3f} {r['generation']:4d}")
+    print(f"written: {args.run}/pareto.csv, pareto.json, pareto.png  (export one: nacos export {args.run} "
+          f"--pick KEY --target BOARD --out DIR)")
+    return 0
+
+
+def _reference(text: str) -> tuple[float, float]:
+    try:
+        accuracy, latency = (float(v) for v in text.split(","))
+    except ValueError:
+        raise NacosError(f"bad --reference '{text}': give ACCURACY,LATENCY_MS such as 0.5,20") from None
+    if not 0 <= accuracy < 1 or latency <= 0:
+        raise NacosError(f"bad --reference '{text}': accuracy in [0, 1), latency above 0 ms")
+    return accuracy, latency
+
+
+def _share(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
