@@ -153,6 +153,10 @@ class Search:
 
     # ------------------------------------------------------------------ the loop
 
+    def evaluated(self, candidate: Candidate, blind: bool) -> bool:
+        trained = self.store.estimate(candidate, "accuracy", "train") is not None
+        return trained and (blind or self.store.estimate(candidate, "latency", "measured") is not None)
+
     def evaluate(self, candidate: Candidate, tune: bool) -> None:
         if tune:
             self.evaluator.tune_and_measure(candidate)
@@ -192,26 +196,25 @@ class Search:
         last = self.store.last_generation()
         number = last["number"] + 1 if last else 0
         population = last["population"] if last else []
-        self.bar = bar = tqdm(total=round(cfg.budget_seconds), initial=min(round(self.elapsed()), round(cfg.budget_seconds)),
-                   desc=f"{cfg.mode} search", unit="s", disable=not self.progress, dynamic_ncols=True)
+        self.bar = bar = tqdm(total=round(cfg.budget_seconds),
+                              initial=min(round(self.elapsed()), round(cfg.budget_seconds)),
+                              desc=f"{cfg.mode} search", unit="s", disable=not self.progress, dynamic_ncols=True)
         try:
             if not population:  # generation 0: random candidates, each evaluated fully
+                population = [c.key for c in self.store.candidates() if c.generation == 0 and c.selected]
                 for _ in range(50 * cfg.population):
                     if len(population) == cfg.population:
                         break
                     g = self.space.sample(self.rng)
                     if self.store.candidate(g.key()) is None:
-                        population.append(self.store.add_candidate(g, 0, "sample").key)
+                        population.append(self.store.select(self.store.add_candidate(g, 0, "sample")).key)
             stop_at = blind_until if cfg.mode == "two-stage" else cfg.budget_seconds
+            blind = cfg.mode == "two-stage"
             while self.elapsed() < stop_at:
-                blind = cfg.mode == "two-stage"
-                pending = [c for c in self.store.candidates() if c.key in population or c.generation == number]
-                for c in pending:  # finish what a killed run left (and generation 0)
+                for c in self.store.candidates():  # finish what was selected (and what a killed run left)
                     if self.elapsed() >= stop_at:
                         break
-                    if self.store.estimate(c, "accuracy", "train") is None or \
-                            (not blind and self.store.estimate(c, "latency", "measured") is None
-                             and c.key in population):
+                    if c.selected and not self.evaluated(c, blind):
                         self.evaluate(c, tune=not blind)
                 points = self.points(measured_only=not blind)
                 if self.elapsed() >= stop_at:
@@ -226,7 +229,7 @@ class Search:
                 for c in ranked[:cfg.evaluate_per_generation]:
                     if self.elapsed() >= stop_at:
                         break
-                    self.evaluate(c, tune=not blind)
+                    self.evaluate(self.store.select(c), tune=not blind)
                 number += 1
                 points = self.points(measured_only=not blind)
                 ages = {c.key: c.id for c in self.store.candidates() if c.key in points}

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS candidate (
     generation INTEGER NOT NULL,
     origin TEXT NOT NULL,                -- sample | mutation | crossover | seed
     parents TEXT NOT NULL DEFAULT '[]',  -- keys of the parents
+    selected INTEGER NOT NULL DEFAULT 0, -- chosen for full evaluation (tuning, training)
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS estimate (
@@ -76,6 +77,7 @@ class Candidate:
     generation: int
     origin: str
     parents: tuple[str, ...]
+    selected: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,13 +156,19 @@ class StudyStore:
                              time.time()))
         return self.candidate(genotype.key())
 
+    def select(self, candidate: Candidate) -> Candidate:
+        """Mark a candidate for full evaluation, before it starts: a resumed run finishes it."""
+        with self.transaction():
+            self.db.execute("UPDATE candidate SET selected = 1 WHERE id = ?", (candidate.id,))
+        return self.candidate(candidate.key)
+
     def candidate(self, key: str) -> Candidate | None:
-        row = self.db.execute("SELECT id, key, genotype, generation, origin, parents FROM candidate WHERE key = ?",
+        row = self.db.execute("SELECT id, key, genotype, generation, origin, parents, selected FROM candidate WHERE key = ?",
                               (key,)).fetchone()
         return None if row is None else _candidate(row)
 
     def candidates(self) -> list[Candidate]:
-        rows = self.db.execute("SELECT id, key, genotype, generation, origin, parents FROM candidate ORDER BY id")
+        rows = self.db.execute("SELECT id, key, genotype, generation, origin, parents, selected FROM candidate ORDER BY id")
         return [_candidate(r) for r in rows]
 
     # ------------------------------------------------------------------ estimates and tuning
@@ -223,5 +231,6 @@ class StudyStore:
 
 
 def _candidate(row) -> Candidate:
-    id_, key, genotype, generation, origin, parents = row
-    return Candidate(id_, key, Genotype.from_json(genotype), generation, origin, tuple(json.loads(parents)))
+    id_, key, genotype, generation, origin, parents, selected = row
+    return Candidate(id_, key, Genotype.from_json(genotype), generation, origin, tuple(json.loads(parents)),
+                     bool(selected))
