@@ -73,14 +73,14 @@ class Evaluator:
         else:  # no trained candidates yet: the proxy only ranks, so every candidate looks alike
             accuracy, accuracy_spread, accuracy_by = 0.0, 1.0, "naswot"
         if blind or self.latency_model is None:
-            latency, spread = self._flops_latency(candidate, measured)
+            latency, spread = self.flops_latency(candidate, measured)
             latency_by = "flops"
         else:
             latency, spread = self._predicted_latency(candidate)
             latency_by = "predicted"
         return Screen(accuracy, accuracy_spread, latency, spread, (accuracy_by, latency_by))
 
-    def _flops_latency(self, candidate: Candidate, measured: list[tuple[Candidate, float]]) -> tuple[float, float]:
+    def flops_latency(self, candidate: Candidate, measured: list[tuple[Candidate, float]]) -> tuple[float, float]:
         """FLOPs scaled by the median ms-per-FLOP of the measured candidates (1 ms per MFLOP before any)."""
         flops = self.flops(candidate)
         ratios = [ms / self.flops(c) for c, ms in measured if self.flops(c) > 0]

@@ -120,13 +120,14 @@ class Search:
     def points(self, measured_only: bool = True) -> dict[str, tuple[float, float]]:
         """key -> (trained accuracy, latency ms): measured latency, or FLOPs-scaled when blind."""
         found = {}
+        measured = None if measured_only else self.measured()
         for c in self.store.candidates():
             accuracy = self.store.estimate(c, "accuracy", "train")
             latency = self.store.estimate(c, "latency", "measured")
             if accuracy is not None and latency is not None:
                 found[c.key] = (accuracy.value, latency.value)
             elif accuracy is not None and not measured_only:
-                found[c.key] = (accuracy.value, self.evaluator.screen(c, self.measured(), blind=True).latency_ms)
+                found[c.key] = (accuracy.value, self.evaluator.flops_latency(c, measured)[0])
         return found
 
     def measured(self) -> list[tuple[Candidate, float]]:
