@@ -25,7 +25,14 @@ def snapshot(network: Network) -> rundir.SavedNetwork:
 def tune_network(network: Network, board: Board, out: Path, trials: int, *, schedules: Path | None = None,
                  rpc=None, repeat: int = 50, progress: bool = True,
                  settings: SearchSettings | None = None) -> dict:
-    """Tune the new tasks, build with every record, check against the reference and time it."""
+    """Tune the new tasks, build with every record, check against the reference and time it.
+
+    With `rpc` (tracker host, port, key) the check and the timing run on the remote device.
+    """
+    if rpc is not None:
+        from . import remote
+
+        remote.check_tracker(rpc)  # one clear line now rather than failed trials later
     saved = snapshot(network)
     rundir.save_network(out, saved, board.name)
     tasks = extract_tasks(network.mod, board.target())
@@ -40,14 +47,18 @@ def tune_network(network: Network, board: Board, out: Path, trials: int, *, sche
         **{k: v for k, v in result.to_json().items() if k != "tasks"},
         "tune_seconds": result.seconds, "check": None, "latency": None,
     }
-    if board.runs_locally:
+    if rpc is not None or board.runs_locally:
         executable = compiler.build(network.mod, board, store)
-        vm = compiler.load_vm(executable)
-        check = compiler.compare(compiler.run(vm, saved.ref_inputs), saved.ref_outputs)
+        if rpc is not None:
+            measured = remote.measure(executable, board, rpc, saved.ref_inputs, saved.ref_outputs, repeat=repeat)
+            check, latency = measured.check, measured.latency
+        else:
+            vm = compiler.load_vm(executable)
+            check = compiler.compare(compiler.run(vm, saved.ref_inputs), saved.ref_outputs)
+            latency = compiler.time_ms(vm, saved.ref_inputs, repeat=repeat) if check.ok else None
         summary["check"] = {"max_abs_error": check.max_abs_error, "relative_error": check.relative_error,
                             "tolerance": check.tolerance, "ok": check.ok}
-        if check.ok:
-            summary["latency"] = compiler.time_ms(vm, saved.ref_inputs, repeat=repeat)
+        summary["latency"] = latency
     summary["task_details"] = result.to_json()["tasks"]
     rundir.write_json(out / "result.json", summary)
     return summary
