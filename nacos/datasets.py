@@ -122,7 +122,7 @@ def read_idx(path: Path) -> np.ndarray:
 def _with_stats(train_images: np.ndarray, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Split]:
     scaled = train_images.astype(np.float64) / 255.0
     mean, std = float(scaled.mean()), float(scaled.std())
-    return {k: Split(np.ascontiguousarray(x), y.astype(np.int64), mean, std) for k, (x, y) in splits.items()}
+    return {k: Split(np.array(x), y.astype(np.int64), mean, std) for k, (x, y) in splits.items()}  # writable copies
 
 
 def _fashion_mnist() -> Dataset:
