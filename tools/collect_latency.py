@@ -47,7 +47,6 @@ def main() -> int:
     space = get_space(args.space)
     data = args.data or (args.schedules or default_root()) / board.name / f"latency_{space.name}.jsonl"
     done = {s["key"] for s in read_samples(data)} if data.exists() else set()
-    store = RecordStore(board.name, args.schedules)
     genotypes = distinct_samples(space, args.n, args.seed)
     for i, genotype in enumerate(genotypes):
         if genotype.key() in done:
@@ -55,6 +54,7 @@ def main() -> int:
         start = time.perf_counter()
         network = lower(space, genotype)
         tasks = extract_tasks(network.mod, board.target())
+        store = RecordStore(board.name, args.schedules)  # read afresh: the last tune added records
         new = sum(not store.known(t) for t in tasks)
         print(f"[{i + 1}/{len(genotypes)}] {genotype.key()}: {len(tasks)} tasks, {new} new", flush=True)
         summary = tune_network(network, board, args.runs / genotype.key(), new * args.trials_per_task,
