@@ -64,9 +64,10 @@ def cmd_fit(args) -> int:
     import time
 
     from .latency_dataset import read_samples
-    from .latency_model import fit_latency_model
+    from .latency_model import check_enough, fit_latency_model
 
     samples = read_samples(args.data)
+    check_enough(samples)  # before the record store, which takes seconds to load
     board, store = _board_and_store(args)
     start = time.perf_counter()
     model = fit_latency_model(samples, store, board, seed=args.seed)

@@ -28,6 +28,7 @@ from .features import ARCH_FEATURES, arch_features, task_features
 
 MODEL_FILE = "latency_model.pkl"
 ENSEMBLE = 8
+MIN_NETWORKS = 4  # measured networks a fit needs at the least
 PLANNED_TRIALS = 16  # the tuning effort assumed for a task the store does not know
 TASK_PARAMS = dict(n_estimators=300, max_depth=6, learning_rate=0.08, subsample=0.8, colsample_bytree=0.5,
                    tree_method="hist", n_jobs=2)
@@ -225,6 +226,12 @@ def _out_of_fold_task_seconds(workloads: dict, target_dict: dict, folds: int, se
     return predicted
 
 
+def check_enough(samples: list[dict]) -> None:
+    if len(samples) < MIN_NETWORKS:
+        raise NacosError(f"a latency model needs at least {MIN_NETWORKS} measured networks (got {len(samples)}); "
+                         f"collect more with tools/collect_latency.py")
+
+
 def fit_latency_model(samples: list[dict], store, board, seed: int = 0,
                       exclude: frozenset[str] = frozenset()) -> LatencyModel:
     """Fit both levels; the network model sees each sample twice: with the store's measured task
@@ -232,9 +239,7 @@ def fit_latency_model(samples: list[dict], store, board, seed: int = 0,
 
     `exclude`: workload keys the task model must not learn from (a benchmark's held-out tasks).
     """
-    if len(samples) < 4:
-        raise NacosError(f"a latency model needs at least 4 measured networks (got {len(samples)}); "
-                         f"collect more with tools/collect_latency.py")
+    check_enough(samples)
     target_dict = board.tvm_target
     workloads = store_workloads(store)
     learnable = {k: v for k, v in workloads.items() if k not in exclude}
