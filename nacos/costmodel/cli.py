@@ -101,8 +101,6 @@ def cmd_predict(args) -> int:
     import time
 
     from ..spaces import Genotype, get_space
-    from ..spaces.lowering import lower
-    from ..tasks import extract_tasks
     from .latency_model import LatencyModel
 
     board, store = _board_and_store(args)
@@ -114,13 +112,10 @@ def cmd_predict(args) -> int:
     space = get_space(genotype.space)
     genotype = space.validate(genotype)
     start = time.perf_counter()
-    tasks = extract_tasks(lower(space, genotype).mod, board.target())
-    lowered = time.perf_counter()
-    known = {t.key: s for t in tasks if (s := store.best_seconds(t)) is not None}
-    prediction = model.predict(space.describe(genotype), tasks, known)
-    done = time.perf_counter()
+    prediction, tasks, known, lower_seconds = model.predict_genotype(space, genotype, board, store)
     result = {"genotype": genotype.key(), "target": board.name, "tasks": len(tasks), "tasks_in_store": len(known),
-              **prediction.to_json(), "lower_seconds": lowered - start, "predict_seconds": done - lowered}
+              **prediction.to_json(), "lower_seconds": lower_seconds,
+              "predict_seconds": time.perf_counter() - start - lower_seconds}
     if args.json:
         print(json.dumps(result, indent=1))
         return 0

@@ -166,6 +166,22 @@ class LatencyModel:
         logs = self.network_model.predict_log([description], [schedule])[:, 0]
         return Prediction(float(np.exp(logs.mean())), float(logs.std()), schedule[0], schedule[1])
 
+    def predict_genotype(self, space, genotype, board, store) -> tuple[Prediction, list, dict, float]:
+        """Lower the genotype, look its tasks up in the record store and predict.
+
+        Returns the prediction, the tasks, the store's known task times and the lowering seconds.
+        """
+        import time
+
+        from ..spaces.lowering import lower
+        from ..tasks import extract_tasks
+
+        start = time.perf_counter()
+        tasks = extract_tasks(lower(space, genotype).mod, board.target())
+        lowered = time.perf_counter() - start
+        known = {t.key: s for t in tasks if (s := store.best_seconds(t)) is not None}
+        return self.predict(space.describe(genotype), tasks, known), tasks, known, lowered
+
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / MODEL_FILE

@@ -90,14 +90,10 @@ class Evaluator:
 
     def _predicted_latency(self, candidate: Candidate) -> tuple[float, float]:
         from ..records import RecordStore
-        from ..spaces.lowering import lower
-        from ..tasks import extract_tasks
 
         start = time.perf_counter()
-        tasks = extract_tasks(lower(self.space, candidate.genotype).mod, self.board.target())
         records = RecordStore(self.board.name, self.schedules)
-        known = {t.key: s for t in tasks if (s := records.best_seconds(t)) is not None}
-        prediction = self.latency_model.predict(self.space.describe(candidate.genotype), tasks, known)
+        prediction, *_ = self.latency_model.predict_genotype(self.space, candidate.genotype, self.board, records)
         self.store.add_estimate(candidate, "latency", "predicted", prediction.latency_ms, time.perf_counter() - start,
                                 uncertainty=prediction.spread, details=prediction.to_json())
         return prediction.latency_ms, prediction.spread
