@@ -13,6 +13,7 @@ here and end as one NacosError naming the tracker and the key.
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import tempfile
 import time
@@ -168,4 +169,9 @@ def measure(executable, board: Board, rpc: Rpc, inputs: list[np.ndarray], refere
         except (RuntimeError, ValueError, OSError) as exc:  # what TVM FFI and RPC errors surface as
             raise NacosError(f"running the network on the device of the {_where(rpc)} failed: "
                              f"{str(exc).strip().splitlines()[-1]}") from None
+        finally:
+            # Drop every handle on the session now, not whenever the GC runs: until then the
+            # server counts as busy and the tracker gives the device to nobody else.
+            vm = remote_lib = dev = timer = session = None
+            gc.collect()
     return RemoteResult(check=check, latency=latency)
