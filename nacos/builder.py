@@ -27,6 +27,18 @@ def import_cpu_intrinsics() -> None:
     package object with the same __path__ lets the two CPU submodules load on their own.
     """
     import importlib
+
+    name = bare_intrinsics_package()
+    importlib.import_module(name + ".x86")
+    importlib.import_module(name + ".arm_cpu")
+
+
+def bare_intrinsics_package() -> str:
+    """Put an empty `tvm.s_tir.tensor_intrin` package in place (unless imported already).
+
+    Enough for a TuneContext that only extracts program features: it imports the package but
+    uses no intrinsic, and x86 + ARM alone still cost 2-4 s of TVMScript parsing.
+    """
     import sys
     import types
 
@@ -37,8 +49,7 @@ def import_cpu_intrinsics() -> None:
         package = types.ModuleType(name)
         package.__path__ = [os.path.join(os.path.dirname(tvm.s_tir.__file__), "tensor_intrin")]
         sys.modules[name] = package
-    importlib.import_module(name + ".x86")
-    importlib.import_module(name + ".arm_cpu")
+    return name
 
 
 def _build_and_export(job) -> str:

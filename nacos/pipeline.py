@@ -36,8 +36,11 @@ def tune_network(network: Network, board: Board, out: Path, trials: int, *, sche
     saved = snapshot(network)
     rundir.save_network(out, saved, board.name)
     tasks = extract_tasks(network.mod, board.target())
-    store = RecordStore(board.name, schedules)
-    result = tune(tasks, board, store, out, trials, settings=settings, rpc=rpc, progress=progress)
+    store = RecordStore.open(board.name, schedules)
+    try:
+        result = tune(tasks, board, store, out, trials, settings=settings, rpc=rpc, progress=progress)
+    finally:
+        store.synced()  # its own appends: no reload next time
     without = [t for t in tasks if result.best_seconds.get(t.key) is None]
     summary = {
         "model": network.name, "framework": network.framework, "target": board.name,
@@ -68,7 +71,7 @@ def export_run(run: Path, board: Board, out: Path, *, schedules: Path | None = N
     """Build a tuned run for a board with that board's records and write the artifact."""
     saved = rundir.load_network(run)
     tasks = extract_tasks(saved.mod, board.target())
-    store = RecordStore(board.name, schedules)
+    store = RecordStore.open(board.name, schedules)
     with_records = sum(store.known(t) for t in tasks)
     executable = compiler.build(saved.mod, board, store)
     latency = None

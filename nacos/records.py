@@ -46,8 +46,15 @@ def _drop_torn_tail(path: Path) -> None:
             f.truncate(keep)
 
 
+def _stamp(folder: Path) -> tuple:
+    return tuple((f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else None
+                 for f in (folder / WORKLOAD_FILE, folder / RECORD_FILE))
+
+
 class RecordStore:
     """Tuning records of one board, shared by every network tuned for it."""
+
+    _open: dict[Path, RecordStore] = {}
 
     def __init__(self, board_name: str, root: Path | None = None):
         self.path = Path(root or default_root()) / board_name
@@ -61,6 +68,24 @@ class RecordStore:
             path_tuning_record=str(self.path / RECORD_FILE),
             allow_missing=True,
         )
+        self.stamp = _stamp(self.path)
+
+    @classmethod
+    def open(cls, board_name: str, root: Path | None = None) -> RecordStore:
+        """This process's store for the folder, decoded once (7,000 records take 40 s or more).
+
+        Loaded again only when another process changed the files; whoever writes through
+        `database` calls `synced()` afterwards so that its own appends do not count as such.
+        """
+        path = (Path(root or default_root()) / board_name).resolve()
+        store = cls._open.get(path)
+        if store is None or store.stamp != _stamp(path):
+            store = cls._open[path] = cls(board_name, root)
+        return store
+
+    def synced(self) -> RecordStore:
+        self.stamp = _stamp(self.path)
+        return self
 
     def records(self, task: Task, top_k: int = 1 << 20) -> list:
         """The task's valid records, fastest first."""
@@ -82,3 +107,55 @@ class RecordStore:
 
     def known(self, task: Task) -> bool:
         return self.best_seconds(task) is not None
+
+
+def best_times(folder: Path) -> dict[str, tuple[float, int]]:
+    """workload key -> (best mean run time in s, valid record count), read straight from the files.
+
+    Only the numbers are parsed, not the traces TVM decodes, so the whole shipped store is read
+    in about a second. The keys are the structural hashes TVM writes as each workload's first field.
+    """
+    workloads = folder / WORKLOAD_FILE
+    if not workloads.exists():
+        return {}
+    keys = []
+    with workloads.open() as f:
+        for line in f:
+            try:
+                keys.append(json.loads(line)[0])
+            except ValueError:
+                break  # a torn tail
+    found: dict[str, list] = {}
+    records = folder / RECORD_FILE
+    with (records.open() if records.exists() else open(os.devnull)) as f:
+        for line in f:
+            try:
+                index, (_, run_secs, *_rest) = json.loads(line)
+            except ValueError:
+                break
+            if not run_secs or index >= len(keys):
+                continue
+            secs = sum(float(s) for s in run_secs) / len(run_secs)
+            if secs >= 1e9 or secs != secs:
+                continue
+            entry = found.setdefault(keys[index], [secs, 0])
+            entry[0] = min(entry[0], secs)
+            entry[1] += 1
+    return {k: (secs, count) for k, (secs, count) in found.items()}
+
+
+def workload_mods(folder: Path) -> dict[str, object]:
+    """workload key -> its PrimFunc module, decoded by TVM from the workload file alone."""
+    from tvm.s_tir import meta_schedule as ms
+
+    path = folder / WORKLOAD_FILE
+    found = {}
+    if path.exists():
+        with path.open() as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    break
+                found[entry[0]] = ms.database.Workload.from_json(entry).mod
+    return found

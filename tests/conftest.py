@@ -9,6 +9,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 TESTS = Path(__file__).resolve().parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def task_cache_dir(tmp_path_factory) -> Path:
+    """Lowered network parts are cached for the session only, never in the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("nacos-cache")
+    os.environ["NACOS_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def models_py() -> Path:
     return TESTS / "models.py"

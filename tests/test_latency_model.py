@@ -11,7 +11,6 @@ from nacos.costmodel.latency_dataset import read_samples
 from nacos.costmodel.latency_model import (LatencyModel, describe_sample, fit_latency_model, sample_tasks,
                                            store_workloads)
 from nacos.errors import NacosError
-from nacos.records import RecordStore
 
 DATA = REPO_ROOT / "schedules" / "x86" / "latency_mbconv.jsonl"
 
@@ -20,14 +19,14 @@ DATA = REPO_ROOT / "schedules" / "x86" / "latency_mbconv.jsonl"
 def shipped():
     samples = read_samples(DATA)
     assert len(samples) >= 5, "the shipped x86 data set should hold at least 5 measured networks"
-    store = RecordStore("x86", REPO_ROOT / "schedules")
-    return samples, store, store_workloads(store)
+    folder = REPO_ROOT / "schedules" / "x86"
+    return samples, folder, store_workloads(folder)
 
 
 def test_model_predicts_an_unseen_network_and_round_trips(shipped, tmp_path):
-    samples, store, workloads = shipped
+    samples, folder, workloads = shipped
     held, fit = samples[-1], samples[:-1]
-    model = fit_latency_model(fit, store, load_board("x86"))
+    model = fit_latency_model(fit, folder, load_board("x86"))
     tasks = sample_tasks(held, workloads)
     description = describe_sample(held)
     known = {t.key: workloads[t.key][1] for t in tasks}

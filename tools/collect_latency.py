@@ -54,7 +54,7 @@ def main() -> int:
         start = time.perf_counter()
         network = lower(space, genotype)
         tasks = extract_tasks(network.mod, board.target())
-        store = RecordStore(board.name, args.schedules)  # read afresh: the last tune added records
+        store = RecordStore.open(board.name, args.schedules)  # holds what the last tune added
         new = sum(not store.known(t) for t in tasks)
         print(f"[{i + 1}/{len(genotypes)}] {genotype.key()}: {len(tasks)} tasks, {new} new", flush=True)
         summary = tune_network(network, board, args.runs / genotype.key(), new * args.trials_per_task,

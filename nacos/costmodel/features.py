@@ -92,9 +92,9 @@ def _program_features(prim_func_json: str, target_json: str) -> tuple[float, ...
     from tvm.s_tir.analysis import estimate_tir_flops
     from tvm.s_tir.schedule import Schedule
 
-    from ..builder import import_cpu_intrinsics
+    from ..builder import bare_intrinsics_package
 
-    import_cpu_intrinsics()  # else the first TuneContext loads every CUDA intrinsic (about 30 s)
+    bare_intrinsics_package()  # else the first TuneContext parses every tensor intrinsic (30 s and more)
     mod = tvm.ir.load_json(prim_func_json)
     target = tvm.target.Target(json.loads(target_json))
     context = ms.TuneContext(mod=mod, target=target, task_name="features")
@@ -110,9 +110,15 @@ def _program_features(prim_func_json: str, target_json: str) -> tuple[float, ...
     return tuple(pooled.tolist()) + (float(len(matrix)), _log(flops))
 
 
-def task_features(prim_func_mod, target_dict: dict, trials: int) -> np.ndarray:
-    """Features of one task for the per-task model (`trials`: how long it is or will be tuned)."""
+def task_features(task, target_dict: dict, trials: int) -> np.ndarray:
+    """Features of one task for the per-task model (`trials`: how long it is or will be tuned).
+
+    `task`: a PrimFunc module, or anything with `prim_func_json` (a cached task) or `prim_func_mod`.
+    """
     import tvm
 
-    program = _program_features(tvm.ir.save_json(prim_func_mod), json.dumps(target_dict, sort_keys=True))
+    text = getattr(task, "prim_func_json", None)
+    if text is None:
+        text = tvm.ir.save_json(getattr(task, "prim_func_mod", task))
+    program = _program_features(text, json.dumps(target_dict, sort_keys=True))
     return np.asarray(program + (_log(trials),), dtype=np.float64)

@@ -57,22 +57,13 @@ class Prediction:
                 "schedule_estimate_ms": self.schedule_estimate_ms, "measured_share": self.measured_share}
 
 
-def store_workloads(store) -> dict[str, tuple[object, float, int]]:
-    """key -> (PrimFunc module, best mean run time in s, record count) of every tuned workload."""
-    from ..tasks import workload_key
+def store_workloads(folder: Path) -> dict[str, tuple[object, float, int]]:
+    """key -> (PrimFunc module, best mean run time in s, record count) of every tuned workload
+    of the record store in `folder` (read from its files, without decoding the records)."""
+    from ..records import best_times, workload_mods
 
-    found: dict[str, list] = {}
-    for record in store.database.get_all_tuning_records():
-        if not record.run_secs:
-            continue
-        secs = float(np.mean([float(s) for s in record.run_secs]))
-        if not math.isfinite(secs) or secs >= 1e9:
-            continue
-        key = workload_key(record.workload.mod)
-        entry = found.setdefault(key, [record.workload.mod, secs, 0])
-        entry[1] = min(entry[1], secs)
-        entry[2] += 1
-    return {k: (mod, secs, count) for k, (mod, secs, count) in found.items()}
+    mods = workload_mods(folder)
+    return {k: (mods[k], secs, count) for k, (secs, count) in best_times(folder).items() if k in mods}
 
 
 class TaskModel:
@@ -92,17 +83,18 @@ class TaskModel:
         self.model = xgboost.XGBRegressor(random_state=self.seed, **TASK_PARAMS).fit(x, y)
         return self
 
-    def predict_seconds(self, prim_func_mods: Sequence, trials: int = PLANNED_TRIALS) -> np.ndarray:
-        if not prim_func_mods:
+    def predict_seconds(self, tasks: Sequence, trials: int = PLANNED_TRIALS) -> np.ndarray:
+        """Predicted tuned seconds of tasks (PrimFunc modules or task objects, see `task_features`)."""
+        if not tasks:
             return np.zeros(0)
-        x = np.stack([task_features(mod, self.target_dict, trials) for mod in prim_func_mods])
+        x = np.stack([task_features(task, self.target_dict, trials) for task in tasks])
         return np.exp(self.model.predict(x).astype(np.float64))
 
 
 def task_times(tasks, known: dict[str, float], task_model: TaskModel) -> list[TaskTime]:
     """Each task's time: the store's measured best where known, the task model's otherwise."""
     unknown = [t for t in tasks if t.key not in known]
-    predicted = dict(zip((t.key for t in unknown), task_model.predict_seconds([t.prim_func_mod for t in unknown])))
+    predicted = dict(zip((t.key for t in unknown), task_model.predict_seconds(unknown)))
     return [TaskTime(t.key, t.weight, known[t.key], True) if t.key in known
             else TaskTime(t.key, t.weight, float(predicted[t.key]), False) for t in tasks]
 
@@ -166,21 +158,14 @@ class LatencyModel:
         logs = self.network_model.predict_log([description], [schedule])[:, 0]
         return Prediction(float(np.exp(logs.mean())), float(logs.std()), schedule[0], schedule[1])
 
-    def predict_genotype(self, space, genotype, board, store) -> tuple[Prediction, list, dict, float]:
-        """Lower the genotype, look its tasks up in the record store and predict.
-
-        Returns the prediction, the tasks, the store's known task times and the lowering seconds.
-        """
-        import time
-
-        from ..spaces.lowering import lower
-        from ..tasks import extract_tasks
-
-        start = time.perf_counter()
-        tasks = extract_tasks(lower(space, genotype).mod, board.target())
-        lowered = time.perf_counter() - start
-        known = {t.key: s for t in tasks if (s := store.best_seconds(t)) is not None}
-        return self.predict(space.describe(genotype), tasks, known), tasks, known, lowered
+    def predict_genotype(self, space, genotype, task_cache, best: dict[str, tuple[float, int]]
+                         ) -> tuple[Prediction, list, dict[str, float]]:
+        """Predict a genotype from its tasks (`spaces.task_cache.TaskCache`) and the record
+        store's best times (`records.best_times`). Returns the prediction, the tasks and the
+        store's known task times."""
+        tasks = task_cache.tasks(space, genotype)
+        known = {t.key: best[t.key][0] for t in tasks if t.key in best}
+        return self.predict(space.describe(genotype), tasks, known), tasks, known
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -248,7 +233,7 @@ def check_enough(samples: list[dict]) -> None:
                          f"collect more with tools/collect_latency.py")
 
 
-def fit_latency_model(samples: list[dict], store, board, seed: int = 0,
+def fit_latency_model(samples: list[dict], folder: Path, board, seed: int = 0,
                       exclude: frozenset[str] = frozenset()) -> LatencyModel:
     """Fit both levels; the network model sees each sample twice: with the store's measured task
     times, and with out-of-fold predicted ones, as a search meets networks of either kind.
@@ -257,7 +242,7 @@ def fit_latency_model(samples: list[dict], store, board, seed: int = 0,
     """
     check_enough(samples)
     target_dict = board.tvm_target
-    workloads = store_workloads(store)
+    workloads = store_workloads(folder)
     learnable = {k: v for k, v in workloads.items() if k not in exclude}
     task_model = TaskModel(target_dict, seed).fit(learnable)
     oof = _out_of_fold_task_seconds(learnable, target_dict, folds=5, seed=seed)
@@ -286,10 +271,10 @@ def score(predicted: Sequence[float], measured: Sequence[float]) -> dict:
             "kendall": float(kendalltau(p, m).statistic) if many else float("nan")}
 
 
-def evaluate_latency_model(model: LatencyModel, samples: list[dict], store) -> dict:
-    """Scores on measured networks: with the store's task times (how the search uses it) and blind
-    (every task predicted, as for a network whose tasks were never tuned)."""
-    workloads = store_workloads(store)
+def predict_samples(model: LatencyModel, samples: list[dict], folder: Path) -> dict[str, list[float]]:
+    """Predicted ms of measured networks: with the store's task times (how the search uses it)
+    and blind (every task predicted, as for a network whose tasks were never tuned)."""
+    workloads = store_workloads(folder)
     results = {"known": [], "blind": []}
     for sample in samples:
         tasks = sample_tasks(sample, workloads)
@@ -297,5 +282,10 @@ def evaluate_latency_model(model: LatencyModel, samples: list[dict], store) -> d
         known = {t.key: workloads[t.key][1] for t in tasks}
         results["known"].append(model.predict(description, tasks, known).latency_ms)
         results["blind"].append(model.predict(description, tasks, {}).latency_ms)
+    return results
+
+
+def evaluate_latency_model(model: LatencyModel, samples: list[dict], folder: Path) -> dict:
+    """`score` of both kinds of `predict_samples`."""
     measured = [s["latency_ms"] for s in samples]
-    return {mode: score(values, measured) for mode, values in results.items()}
+    return {mode: score(values, measured) for mode, values in predict_samples(model, samples, folder).items()}

@@ -40,6 +40,8 @@ class Evaluator:
         self.recipe, self.trials_per_task, self.schedules, self.rpc = recipe, trials_per_task, schedules, rpc
         self.latency_model = latency_model
         self.progress = progress
+        self.task_cache = None  # built on the first prediction
+        self.best: dict[str, tuple[float, int]] | None = None  # the record store's best times, by task key
         self.naswot = ProxyEstimator("naswot", space, dataset)
         self.trainer = ShortTraining(space, dataset, recipe, progress=progress)
         self.surrogate: RankingSurrogate | None = None
@@ -88,15 +90,53 @@ class Evaluator:
         spread = float(np.std(np.log(ratios))) if len(ratios) > 1 else 1.0
         return flops * scale, spread
 
+    def records_folder(self) -> Path:
+        from ..records import default_root
+
+        return Path(self.schedules or default_root()) / self.board.name
+
+    def best_times(self) -> dict[str, tuple[float, int]]:
+        """The record store's best time per task, re-read after each tuning."""
+        from ..records import best_times
+
+        if self.best is None:
+            self.best = best_times(self.records_folder())
+        return self.best
+
     def _predicted_latency(self, candidate: Candidate) -> tuple[float, float]:
-        from ..records import RecordStore
+        from ..spaces.task_cache import TaskCache
 
         start = time.perf_counter()
-        records = RecordStore(self.board.name, self.schedules)
-        prediction, *_ = self.latency_model.predict_genotype(self.space, candidate.genotype, self.board, records)
+        if self.task_cache is None:
+            self.task_cache = TaskCache(self.board)
+        prediction, tasks, known = self.latency_model.predict_genotype(self.space, candidate.genotype,
+                                                                       self.task_cache, self.best_times())
         self.store.add_estimate(candidate, "latency", "predicted", prediction.latency_ms, time.perf_counter() - start,
-                                uncertainty=prediction.spread, details=prediction.to_json())
+                                uncertainty=prediction.spread,
+                                details={**prediction.to_json(), "tasks": len(tasks), "tasks_in_store": len(known)})
         return prediction.latency_ms, prediction.spread
+
+    def refit_latency_model(self, measured_samples: list[dict]) -> dict | None:
+        """Refit the latency model on the board's data set plus what this search measured.
+
+        Kept in memory for this search (the shipped model on disk is not touched). A fit that
+        cannot be made (too few networks, tasks missing from the store) keeps the old model.
+        """
+        from ..costmodel.latency_dataset import read_samples
+        from ..costmodel.latency_model import fit_latency_model
+        from ..errors import NacosError
+
+        if self.latency_model is None or not measured_samples:
+            return None
+        data = self.records_folder() / f"latency_{self.space.name}.jsonl"
+        shipped = read_samples(data) if data.exists() else []
+        start = time.perf_counter()
+        try:
+            self.latency_model = fit_latency_model(shipped + measured_samples, self.records_folder(), self.board)
+        except NacosError as exc:
+            return {"refit": False, "why": str(exc)}
+        return {"refit": True, "networks": len(shipped) + len(measured_samples), "from_search": len(measured_samples),
+                "seconds": time.perf_counter() - start}
 
     # ------------------------------------------------------------------ costly
 
@@ -114,18 +154,18 @@ class Evaluator:
         if found is not None:
             return found.value
         from ..pipeline import tune_network
-        from ..records import RecordStore
         from ..spaces.lowering import lower
         from ..tasks import extract_tasks
 
         start = time.perf_counter()
         network = lower(self.space, candidate.genotype)
         tasks = extract_tasks(network.mod, self.board.target())
-        records = RecordStore(self.board.name, self.schedules)
-        known = sum(records.known(t) for t in tasks)
+        best = self.best_times()
+        known = sum(t.key in best for t in tasks)
         summary = tune_network(network, self.board, self.out / "candidates" / candidate.key,
                                (len(tasks) - known) * self.trials_per_task, schedules=self.schedules, rpc=self.rpc,
                                repeat=30, progress=self.progress)
+        self.best = None  # the tuning added records
         seconds = time.perf_counter() - start
         self.store.add_tuning(candidate, tasks=len(tasks), tasks_from_store=known,
                               trials=summary["trials_spent"] - summary["trials_resumed"], seconds=seconds)
@@ -133,7 +173,9 @@ class Evaluator:
             return None
         latency = summary["latency"]["median_ms"]
         self.store.add_estimate(candidate, "latency", "measured", latency, seconds,
-                                details={"min_ms": summary["latency"]["min_ms"], "check": summary["check"]})
+                                details={"min_ms": summary["latency"]["min_ms"], "check": summary["check"],
+                                         "tasks": [{"key": t["key"], "weight": t["weight"]}
+                                                   for t in summary["task_details"]]})
         return latency
 
 

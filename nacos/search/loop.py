@@ -105,6 +105,7 @@ class Search:
                                    config.trials_per_task, schedules=schedules, rpc=rpc, latency_model=latency_model,
                                    progress=progress)
         self.progress = progress
+        self.refitted_on = 0  # measured candidates the latency model was last refitted with
         self.bar = None
         self.started = time.perf_counter()
         self.spent_before = float(self.store.setting("elapsed", 0.0))
@@ -137,6 +138,26 @@ class Search:
             if e is not None:
                 pairs.append((c, e.value))
         return pairs
+
+    def measured_samples(self) -> list[dict]:
+        """The search's measured candidates in the latency data set's form (for refitting)."""
+        samples = []
+        for c in self.store.candidates():
+            e = self.store.estimate(c, "latency", "measured")
+            if e is not None and e.details and e.details.get("tasks"):
+                samples.append({"space": self.space.name, "genotype": c.genotype.to_dict(), "key": c.key,
+                                "target": self.board.name, "latency_ms": e.value, "tasks": e.details["tasks"]})
+        return samples
+
+    def refit_latency_model(self) -> None:
+        """Refit the latency model when this search measured something new since the last fit."""
+        samples = self.measured_samples()
+        if len(samples) == self.refitted_on:
+            return
+        info = self.evaluator.refit_latency_model(samples)
+        self.refitted_on = len(samples)
+        if info is not None:
+            self.store.set_settings({"latency_model": info})
 
     def trained(self) -> list[tuple[Candidate, float]]:
         return [(c, e.value) for c in self.store.candidates()
@@ -221,6 +242,8 @@ class Search:
                 if self.elapsed() >= stop_at:
                     break
                 self.evaluator.refit_surrogate(self.trained())
+                if not blind:
+                    self.refit_latency_model()
                 children = self.propose([k for k in population if k in points], points, number + 1)
                 front = [list(points.values())[i] for i in pareto_front(list(points.values()))]
                 measured = self.measured()
