@@ -41,3 +41,16 @@ def test_bad_data_set_gives_one_clear_error(tmp_path):
     bad.write_text(json.dumps({"space": "mbconv"}) + "\n")
     with pytest.raises(NacosError, match="lacks 'genotype'"):
         read_samples(bad)
+
+
+def test_rewrite_replaces_the_whole_data_set_at_once(tmp_path):
+    from nacos.costmodel.latency_dataset import append_sample, read_samples, rewrite_samples
+
+    path = tmp_path / "lat.jsonl"
+    for i in range(3):
+        append_sample(path, {"key": str(i), "latency_ms": 1.0})
+    samples = read_samples(path)
+    samples[1]["latency_ms"] = 2.0
+    rewrite_samples(path, samples)
+    assert [s["latency_ms"] for s in read_samples(path)] == [1.0, 2.0, 1.0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lat.jsonl"]

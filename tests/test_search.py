@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nacos.cli import main
@@ -97,3 +98,25 @@ def test_bad_search_options_are_one_line_errors(tmp_path, capsys, bad, message):
 def test_report_of_a_folder_without_a_search(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "holds no search" in capsys.readouterr().err
+
+
+def test_constraints_keep_every_candidate_within_limits(tmp_path):
+    from nacos.search.loop import Search, SearchConfig
+    from nacos.search.store import StudyStore
+    from nacos.spaces import get_space
+
+    space = get_space("mbconv")
+    flops = sorted(space.describe(space.sample(np.random.default_rng(i))).flops for i in range(40))
+    limit = flops[len(flops) // 2]  # about half of the space is too heavy
+    config = SearchConfig(dataset="digits", population=4, children=12, evaluate_per_generation=1,
+                          max_flops=limit, seed=3)
+    search = Search(config, tmp_path / "s", progress=False)
+    population = [search.store.add_candidate(g, 0, "sample").key
+                  for g in (space.sample(search.rng) for _ in range(30)) if search.feasible(g)][:4]
+    children = search.propose(population, {k: (0.5, float(i + 1)) for i, k in enumerate(population)}, 1)
+    assert len(children) == 12 and search.rejected > 0
+    assert all(space.describe(c.genotype).flops <= limit for c in StudyStore(tmp_path / "s" / "study.db").candidates())
+    assert "FLOPs" in config.violation(space.describe(max((space.sample(np.random.default_rng(i)) for i in range(40)),
+                                                          key=lambda g: space.describe(g).flops)))
+    with pytest.raises(Exception, match="--max-params must be positive"):
+        SearchConfig(max_params=0).check()

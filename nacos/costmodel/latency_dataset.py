@@ -56,3 +56,14 @@ def append_sample(path: Path, sample: dict) -> None:
         f.write(json.dumps(sample) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def rewrite_samples(path: Path, samples: list[dict]) -> None:
+    """Replace the data set at once (temporary file, fsync, rename): never half old, half new."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w") as f:
+        f.write("".join(json.dumps(s) + "\n" for s in samples))
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)

@@ -30,6 +30,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--train-images", type=int, default=d.train_images)
     p.add_argument("--reference", default=",".join(map(str, d.reference)),
                    help="hypervolume reference point ACCURACY,LATENCY_MS (default %(default)s)")
+    p.add_argument("--max-params", type=float, help="constraint: parameters at most this many (e.g. 2e5)")
+    p.add_argument("--max-flops", type=float, help="constraint: FLOPs at most this many (e.g. 5e6)")
+    p.add_argument("--max-peak-memory", type=float, help="constraint: bytes of activations alive at once")
     p.add_argument("--out", type=Path, required=True, help="run folder (study.db, candidates/)")
     p.add_argument("--resume", action="store_true", help="continue the search in --out")
     p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/)")
@@ -55,7 +58,8 @@ def cmd_search(args) -> int:
                           population=args.population, children=args.children,
                           evaluate_per_generation=args.evaluate, trials_per_task=args.trials_per_task,
                           train_epochs=args.train_epochs, train_images=args.train_images,
-                          reference=_reference(args.reference)).check()
+                          reference=_reference(args.reference), max_params=args.max_params,
+                          max_flops=args.max_flops, max_peak_memory=args.max_peak_memory).check()
     from ..board import load_board
 
     board = load_board(config.target)

@@ -48,6 +48,9 @@ class SearchConfig:
     train_images: int = 4000
     blind_share: float = 0.5  # two-stage: share of the budget for the compiler-blind NAS
     reference: tuple[float, float] = (0.5, 20.0)  # hypervolume reference: accuracy, latency ms
+    max_params: float | None = None  # constraints, checked on the static description before anything runs
+    max_flops: float | None = None
+    max_peak_memory: float | None = None  # bytes of activations alive at once
 
     def check(self) -> SearchConfig:
         if self.mode not in MODES:
@@ -57,7 +60,19 @@ class SearchConfig:
         if self.population < 2 or self.evaluate_per_generation < 1 or self.children < self.evaluate_per_generation:
             raise NacosError("give --population 2 or more and --children at least --evaluate (1 or more)")
         get_strategy(self.strategy)
+        for name in ("max_params", "max_flops", "max_peak_memory"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise NacosError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)})")
         return self
+
+    def violation(self, description) -> str | None:
+        """Which constraint the described network breaks, or None."""
+        for limit, value, what in ((self.max_params, description.params, "parameters"),
+                                   (self.max_flops, description.flops, "FLOPs"),
+                                   (self.max_peak_memory, description.peak_activation_bytes, "peak memory bytes")):
+            if limit is not None and value > limit:
+                return f"{what} {value:.4g} > {limit:.4g}"
+        return None
 
 
 def parse_budget(text: str) -> float:
@@ -105,6 +120,7 @@ class Search:
                                    config.trials_per_task, schedules=schedules, rpc=rpc, latency_model=latency_model,
                                    progress=progress)
         self.progress = progress
+        self.rejected = 0  # genotypes dropped by the constraints, in this process
         self.refitted_on = 0  # measured candidates the latency model was last refitted with
         self.bar = None
         self.started = time.perf_counter()
@@ -188,6 +204,13 @@ class Search:
             self.bar.n = min(round(self.elapsed()), round(self.config.budget_seconds))
             self.bar.refresh()
 
+    def feasible(self, genotype) -> bool:
+        """Within the parameter / FLOPs / peak-memory limits (counted as rejected otherwise)."""
+        if self.config.violation(self.space.describe(genotype)) is None:
+            return True
+        self.rejected += 1
+        return False
+
     def propose(self, population: list[str], points, number: int) -> list[Candidate]:
         children: list[Candidate] = []
         by_key = {c.key: c for c in self.store.candidates()}
@@ -209,6 +232,8 @@ class Search:
                 origin, parents = "crossover", (a, b)
             if genotype.key() in by_key or any(c.key == genotype.key() for c in children):
                 continue
+            if not self.feasible(genotype):
+                continue
             children.append(self.store.add_candidate(genotype, number, origin, parents))
         return children
 
@@ -228,7 +253,7 @@ class Search:
                     if len(population) == cfg.population:
                         break
                     g = self.space.sample(self.rng)
-                    if self.store.candidate(g.key()) is None:
+                    if self.store.candidate(g.key()) is None and self.feasible(g):
                         population.append(self.store.select(self.store.add_candidate(g, 0, "sample")).key)
             stop_at = blind_until if cfg.mode == "two-stage" else cfg.budget_seconds
             blind = cfg.mode == "two-stage"
@@ -269,7 +294,7 @@ class Search:
         finally:
             bar.close()
         points = self.points()
-        return {"candidates": len(self.store.candidates()), "measured": len(points),
+        return {"candidates": len(self.store.candidates()), "measured": len(points), "rejected": self.rejected,
                 "trials": self.store.trials_spent(), "seconds": self.elapsed(),
                 "front": [self.store.candidate(k).key for k in _front_keys(points)],
                 "hypervolume": hypervolume([points[k] for k in _front_keys(points)], cfg.reference)}
@@ -294,10 +319,10 @@ def _front_keys(points: dict[str, tuple[float, float]]) -> list[str]:
 
 def _latency_model(board, schedules):
     from ..costmodel.latency_model import LatencyModel
-    from ..records import RecordStore
+    from ..records import default_root
 
     try:
-        return LatencyModel.load(RecordStore(board.name, schedules).path)
+        return LatencyModel.load(Path(schedules or default_root()) / board.name)
     except NacosError:
         return None  # not fitted for this board: screening falls back to FLOPs
 
