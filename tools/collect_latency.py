@@ -44,14 +44,20 @@ def main() -> int:
     parser.add_argument("--schedules", type=Path, help="record store root (default: schedules/)")
     parser.add_argument("--runs", type=Path, default=Path("runs/collect"), help="per-architecture run folders")
     parser.add_argument("--retime", action="store_true", help="time the data set's architectures again")
+    parser.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker: tune and time on its board")
+    parser.add_argument("--rpc-key", help="the board's key at the tracker")
     args = parser.parse_args()
     if args.retime:
         return retime(args)
 
+    from nacos.cli import _rpc
     from nacos.pipeline import tune_network
     from nacos.tasks import extract_tasks
 
     board = load_board(args.target)
+    rpc = _rpc(args)
+    if rpc is None and not board.runs_locally:
+        raise SystemExit(f"collect_latency: {board.name} cannot run here; give --rpc-tracker HOST:PORT --rpc-key KEY")
     os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))
     space = get_space(args.space)
     data = args.data or (args.schedules or default_root()) / board.name / f"latency_{space.name}.jsonl"
@@ -67,8 +73,8 @@ def main() -> int:
         new = sum(not store.known(t) for t in tasks)
         print(f"[{i + 1}/{len(genotypes)}] {genotype.key()}: {len(tasks)} tasks, {new} new", flush=True)
         summary = tune_network(network, board, args.runs / genotype.key(), new * args.trials_per_task,
-                               schedules=args.schedules, repeat=args.repeat)
-        if not summary["check"]["ok"]:
+                               schedules=args.schedules, repeat=args.repeat, rpc=rpc)
+        if not (summary["check"] or {}).get("ok"):
             print(f"  skipped: output differs from PyTorch ({summary['check']})", flush=True)
             continue
         append_sample(data, {

@@ -32,6 +32,10 @@ def add_parser(subparsers) -> None:
     _board_arguments(p)
     p.add_argument("--data", type=Path, required=True, help="latency data set (tools/collect_latency.py)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latency-table", type=Path,
+                   help="NAS-Bench-201 data sets only: other devices' latencies for the few-shot model "
+                        "(default: $NACOS_LATENCY_TABLE or the shared nb201-latency table)")
+    p.add_argument("--source-devices", help="comma-separated table columns to learn from (default: all)")
     p.set_defaults(func=cmd_fit)
 
     p = commands.add_parser("eval", help="score a board's latency model on measured networks it did not see")
@@ -68,6 +72,8 @@ def cmd_fit(args) -> int:
     from .latency_model import check_enough, fit_latency_model
 
     samples = read_samples(args.data)
+    if samples and all(s.get("space") == "nb201" for s in samples):
+        return _fit_fewshot(args, samples)
     check_enough(samples)  # before the record store, which takes seconds to read
     board, folder = _board_and_folder(args)
     start = time.perf_counter()
@@ -75,6 +81,21 @@ def cmd_fit(args) -> int:
     path = model.save(folder)
     print(f"fitted the {board.name} latency model on {len(samples)} measured networks and the record store's "
           f"workloads in {time.perf_counter() - start:.1f} s: {path}")
+    return 0
+
+
+def _fit_fewshot(args, samples) -> int:
+    import time
+
+    from .board_fewshot import default_table, fit_board_fewshot
+
+    board, folder = _board_and_folder(args)
+    start = time.perf_counter()
+    sources = _device_list(args.source_devices) if args.source_devices else None
+    model = fit_board_fewshot(samples, args.latency_table or default_table(), board.name, sources, seed=args.seed)
+    path = model.save(folder)
+    print(f"fitted the {board.name} few-shot model on {len(samples)} measured NAS-Bench-201 networks and "
+          f"{len(model.sources)} other devices in {time.perf_counter() - start:.1f} s: {path}")
     return 0
 
 
@@ -104,10 +125,10 @@ def cmd_predict(args) -> int:
     from ..records import best_times
     from ..spaces import Genotype, get_space
     from ..spaces.task_cache import TaskCache
+    from .board_fewshot import BoardFewShot
     from .latency_model import LatencyModel
 
     board, folder = _board_and_folder(args)
-    model = LatencyModel.load(folder)
     try:
         genotype = Genotype.from_json(args.genotype.read_text())
     except OSError as exc:
@@ -115,21 +136,35 @@ def cmd_predict(args) -> int:
     space = get_space(genotype.space)
     genotype = space.validate(genotype)
     start = time.perf_counter()
-    best = best_times(folder)
-    read = time.perf_counter() - start
-    cache = TaskCache(board)
-    prediction, tasks, known = model.predict_genotype(space, genotype, cache, best)
-    result = {"genotype": genotype.key(), "target": board.name, "tasks": len(tasks), "tasks_in_store": len(known),
-              **prediction.to_json(), "parts_lowered": cache.lowered, "store_read_seconds": read,
-              "predict_seconds": time.perf_counter() - start - read}
+    fewshot = BoardFewShot.load(folder) if space.name == "nb201" else None
+    if fewshot is not None:
+        result = {"genotype": genotype.key(), "target": board.name, "model": "few-shot",
+                  "trained_on": fewshot.trained_on, **fewshot.predict([space.arch(genotype)])[0],
+                  "predict_seconds": time.perf_counter() - start}
+        read = 0.0
+    else:
+        if not (folder / "latency_model.pkl").exists():
+            raise NacosError(f"no latency model for {board.name}: measure networks on it (tools/collect_latency.py "
+                             f"--target {board.name} --rpc-tracker HOST:PORT --rpc-key KEY; for nb201 genotypes 10 "
+                             f"suffice for the few-shot model) and run `nacos costmodel fit --target {board.name}`")
+        model = LatencyModel.load(folder)
+        best = best_times(folder)
+        read = time.perf_counter() - start
+        cache = TaskCache(board)
+        prediction, tasks, known = model.predict_genotype(space, genotype, cache, best)
+        result = {"genotype": genotype.key(), "target": board.name, "model": "tasks + network",
+                  "trained_on": model.trained_on, "tasks": len(tasks), "tasks_in_store": len(known),
+                  **prediction.to_json(), "parts_lowered": cache.lowered, "store_read_seconds": read,
+                  "predict_seconds": time.perf_counter() - start - read}
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     r = result
     print(f"{space.name} {r['genotype']} on {board.name}: {r['latency_ms']:.3f} ms "
-          f"(likely {r['low_ms']:.3f}..{r['high_ms']:.3f}); {r['tasks']} tasks, {r['tasks_in_store']} in the store; "
-          f"prediction {r['predict_seconds'] * 1e3:.0f} ms ({r['parts_lowered']} network parts lowered, the rest "
-          f"cached), record store read {r['store_read_seconds']:.1f} s")
+          f"(likely {r['low_ms']:.3f}..{r['high_ms']:.3f}), {r['model']} model of {r['trained_on']} measured networks; "
+          f"prediction {r['predict_seconds'] * 1e3:.0f} ms"
+          + (f"; {r['tasks']} tasks, {r['tasks_in_store']} in the store, {r['parts_lowered']} network parts "
+             f"lowered (the rest cached), record store read {read:.1f} s" if "tasks" in r else ""))
     return 0
 
 
