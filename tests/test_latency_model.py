@@ -29,9 +29,9 @@ def test_model_predicts_an_unseen_network_and_round_trips(shipped, tmp_path):
     model = fit_latency_model(fit, folder, load_board("x86"))
     tasks = sample_tasks(held, workloads)
     description = describe_sample(held)
-    known = {t.key: workloads[t.key][1] for t in tasks}
+    known = {t.key: workloads[t.key][1] for t in tasks if workloads[t.key][1] is not None}
     with_store = model.predict(description, tasks, known)
-    assert with_store.measured_share == 1.0 and with_store.spread >= 0
+    assert with_store.measured_share > 0.9 and with_store.spread >= 0
     assert 0.5 < with_store.latency_ms / held["latency_ms"] < 2.0
     blind = model.predict(description, tasks, {})
     assert blind.measured_share == 0.0 and 0.2 < blind.latency_ms / held["latency_ms"] < 5.0
@@ -44,7 +44,8 @@ def test_model_predicts_an_unseen_network_and_round_trips(shipped, tmp_path):
 def test_task_times_from_the_store_sum_near_the_measured_latency(shipped):
     """Sanity of the labels: weight x best task time adds up to the same order as the network."""
     samples, _, workloads = shipped
-    ratios = [sum(t["weight"] * workloads[t["key"]][1] for t in s["tasks"]) * 1e3 / s["latency_ms"] for s in samples]
+    ratios = [sum(t["weight"] * (workloads[t["key"]][1] or 0) for t in s["tasks"]) * 1e3 / s["latency_ms"]
+              for s in samples]
     assert 0.3 < float(np.median(ratios)) < 1.5
 
 

@@ -65,7 +65,7 @@ def main() -> int:
               f"from the task model, fit {fit_seconds[-1]:.1f} s", flush=True)
 
     measured = [s["latency_ms"] for s in samples]
-    task_sum = [sum(t["weight"] * workloads[t["key"]][1] for t in s["tasks"]) * 1e3 for s in samples]
+    task_sum = [sum(t["weight"] * (workloads[t["key"]][1] or 0.0) for t in s["tasks"]) * 1e3 for s in samples]
     rows = [("model, store task times", score(predicted["known"], measured)),
             ("model, blind", score(predicted["blind"], measured)),
             ("FLOPs x median ms/FLOP", score(predicted["flops"], measured)),

@@ -57,13 +57,19 @@ class Prediction:
                 "schedule_estimate_ms": self.schedule_estimate_ms, "measured_share": self.measured_share}
 
 
-def store_workloads(folder: Path) -> dict[str, tuple[object, float, int]]:
-    """key -> (PrimFunc module, best mean run time in s, record count) of every tuned workload
-    of the record store in `folder` (read from its files, without decoding the records)."""
+def store_workloads(folder: Path) -> dict[str, tuple[object, float | None, int]]:
+    """key -> (PrimFunc module, best mean run time in s, valid record count) of every workload of
+    the record store in `folder` (read from its files, without decoding the records). The time
+    is None for a workload whose trials all failed (the build then uses TVM's default schedule)."""
     from ..records import best_times, workload_mods
 
-    mods = workload_mods(folder)
-    return {k: (mods[k], secs, count) for k, (secs, count) in best_times(folder).items() if k in mods}
+    best = best_times(folder)
+    return {k: (mod, *best.get(k, (None, 0))) for k, mod in workload_mods(folder).items()}
+
+
+def timed(workloads: dict) -> dict:
+    """The workloads that have a measured best time."""
+    return {k: v for k, v in workloads.items() if v[1] is not None}
 
 
 class TaskModel:
@@ -78,6 +84,7 @@ class TaskModel:
         if len(workloads) < 8:
             raise NacosError(f"the task model needs at least 8 tuned workloads in the record store "
                              f"(found {len(workloads)}); tune some networks first")
+        workloads = timed(workloads)
         x = np.stack([task_features(mod, self.target_dict, count) for mod, _, count in workloads.values()])
         y = np.log([secs for _, secs, _ in workloads.values()])
         self.model = xgboost.XGBRegressor(random_state=self.seed, **TASK_PARAMS).fit(x, y)
@@ -214,7 +221,8 @@ def describe_sample(sample: dict):
 
 
 def _out_of_fold_task_seconds(workloads: dict, target_dict: dict, folds: int, seed: int) -> dict[str, float]:
-    """Each workload's time as predicted by a task model that did not see it."""
+    """Each timed workload's time as predicted by a task model that did not see it."""
+    workloads = timed(workloads)
     keys = list(workloads)
     order = np.random.default_rng(seed).permutation(len(keys))
     predicted = {}
@@ -250,8 +258,11 @@ def fit_latency_model(samples: list[dict], folder: Path, board, seed: int = 0,
     for sample in samples:
         tasks = sample_tasks(sample, learnable)
         description = describe_sample(sample)
-        measured = [TaskTime(t.key, t.weight, workloads[t.key][1], True) for t in tasks]
-        blind = [TaskTime(t.key, t.weight, oof[t.key], False) for t in tasks]
+        untimed = [t for t in tasks if t.key not in oof]  # trials all failed: predicted in both views
+        predicted = dict(zip((t.key for t in untimed), task_model.predict_seconds(untimed)))
+        measured = task_times(tasks, {t.key: workloads[t.key][1] for t in tasks if t.key in oof}, task_model)
+        blind = [TaskTime(t.key, t.weight, oof[t.key] if t.key in oof else float(predicted[t.key]), False)
+                 for t in tasks]
         for times in (measured, blind):
             descriptions.append(description)
             schedules.append(schedule_features(times))
@@ -279,7 +290,7 @@ def predict_samples(model: LatencyModel, samples: list[dict], folder: Path) -> d
     for sample in samples:
         tasks = sample_tasks(sample, workloads)
         description = describe_sample(sample)
-        known = {t.key: workloads[t.key][1] for t in tasks}
+        known = {t.key: workloads[t.key][1] for t in tasks if workloads[t.key][1] is not None}
         results["known"].append(model.predict(description, tasks, known).latency_ms)
         results["blind"].append(model.predict(description, tasks, {}).latency_ms)
     return results
