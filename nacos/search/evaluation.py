@@ -174,7 +174,7 @@ class Evaluator:
         latency = summary["latency"]["median_ms"]
         self.store.add_estimate(candidate, "latency", "measured", latency, seconds,
                                 details={"min_ms": summary["latency"]["min_ms"], "check": summary["check"],
-                                         "tasks": [{"key": t["key"], "weight": t["weight"]}
+                                         "tasks": [{"key": t["key"], "weight": t["weight"], "name": t["name"]}
                                                    for t in summary["task_details"]]})
         return latency
 
