@@ -11,10 +11,8 @@ records; `nacos costmodel predict --target rpi4 G.json` answers from it.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NacosError
+from .persist import load_model, save_model
 
 FEWSHOT_FILE = "fewshot_nb201.pkl"
 SPACE = "nb201"
@@ -61,19 +60,12 @@ class BoardFewShot:
                  "high_ms": float(m * math.exp(s))} for m, s in zip(ms, spread)]
 
     def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / FEWSHOT_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(pickle.dumps(self))
-        tmp.replace(path)
-        (folder / "fewshot_nb201.json").write_text(json.dumps(
-            {"board": self.board, "trained_on": self.trained_on, "sources": self.sources}, indent=1))
-        return path
+        return save_model(self, folder, FEWSHOT_FILE,
+                          {"board": self.board, "trained_on": self.trained_on, "sources": self.sources})
 
     @staticmethod
     def load(folder: Path) -> BoardFewShot | None:
-        path = folder / FEWSHOT_FILE
-        return pickle.loads(path.read_bytes()) if path.exists() else None
+        return load_model(folder, FEWSHOT_FILE)
 
 
 def fit_board_fewshot(samples: list[dict], table_path: Path | None, board_name: str,

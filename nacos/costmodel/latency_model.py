@@ -14,9 +14,7 @@ Two levels, because tuned tasks are many more examples than measured networks:
 
 from __future__ import annotations
 
-import json
 import math
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ import numpy as np
 
 from ..errors import NacosError
 from .features import ARCH_FEATURES, arch_features, task_features
+from .persist import load_model, save_model
 
 MODEL_FILE = "latency_model.pkl"
 ENSEMBLE = 8
@@ -187,22 +186,16 @@ class LatencyModel:
         return self.predict(space.describe(genotype), tasks, known), tasks, known
 
     def save(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / MODEL_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(pickle.dumps(self))
-        tmp.replace(path)
-        (folder / "latency_model.json").write_text(json.dumps(
-            {"board": self.board, "trained_on": self.trained_on, "arch_features": list(ARCH_FEATURES)}, indent=1))
-        return path
+        return save_model(self, folder, MODEL_FILE,
+                          {"board": self.board, "trained_on": self.trained_on, "arch_features": list(ARCH_FEATURES)})
 
     @staticmethod
     def load(folder: Path) -> LatencyModel:
-        path = folder / MODEL_FILE
-        if not path.exists():
+        model = load_model(folder, MODEL_FILE)
+        if model is None:
             raise NacosError(f"no latency model in '{folder}'; fit one with `nacos costmodel fit --target BOARD "
                              f"--data DATASET`")
-        return pickle.loads(path.read_bytes())
+        return model
 
 
 # ---------------------------------------------------------------------- fitting and judging
@@ -225,6 +218,12 @@ def sample_tasks(sample: dict, workloads: dict) -> list[StoredTask]:
                          f"fit with the store the data set was collected with (--schedules)")
     return [StoredTask(t["key"], int(t["weight"]), workloads[t["key"]][0], t.get("name", ""))
             for t in sample["tasks"]]
+
+
+def reliable_task_sum_ms(sample: dict, workloads: dict) -> float:
+    """Weighted sum of the store's best times of a sample's tasks, without UNRELIABLE_TASKS."""
+    return sum(t["weight"] * (workloads[t["key"]][1] or 0.0) for t in sample["tasks"]
+               if not t.get("name", "").startswith(UNRELIABLE_TASKS)) * 1e3
 
 
 def describe_sample(sample: dict):

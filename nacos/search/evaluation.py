@@ -129,7 +129,8 @@ class Evaluator:
         if self.latency_model is None or not measured_samples:
             return None
         data = self.records_folder() / f"latency_{self.space.name}.jsonl"
-        shipped = read_samples(data) if data.exists() else []
+        ours = {s["key"] for s in measured_samples}
+        shipped = [s for s in read_samples(data) if s["key"] not in ours] if data.exists() else []
         start = time.perf_counter()
         try:
             self.latency_model = fit_latency_model(shipped + measured_samples, self.records_folder(), self.board)
