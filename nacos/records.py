@@ -109,22 +109,27 @@ class RecordStore:
         return self.best_seconds(task) is not None
 
 
+def workload_keys(folder: Path) -> list[str]:
+    """The workload keys of a store's workload file, in file order (records refer to them by index)."""
+    path = folder / WORKLOAD_FILE
+    keys = []
+    if path.exists():
+        with path.open() as f:
+            for line in f:
+                try:
+                    keys.append(json.loads(line)[0])
+                except ValueError:
+                    break  # a torn tail
+    return keys
+
+
 def best_times(folder: Path) -> dict[str, tuple[float, int]]:
     """workload key -> (best mean run time in s, valid record count), read straight from the files.
 
     Only the numbers are parsed, not the traces TVM decodes, so the whole shipped store is read
     in about a second. The keys are the structural hashes TVM writes as each workload's first field.
     """
-    workloads = folder / WORKLOAD_FILE
-    if not workloads.exists():
-        return {}
-    keys = []
-    with workloads.open() as f:
-        for line in f:
-            try:
-                keys.append(json.loads(line)[0])
-            except ValueError:
-                break  # a torn tail
+    keys = workload_keys(folder)
     found: dict[str, list] = {}
     records = folder / RECORD_FILE
     with (records.open() if records.exists() else open(os.devnull)) as f:

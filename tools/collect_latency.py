@@ -9,10 +9,15 @@ append one line to the data set. Interrupt it and run it again: finished archite
 skipped and an interrupted tune resumes from its run folder.
 
     python3 tools/collect_latency.py --retime                 # time every sample again, quietly
+    python3 tools/collect_latency.py --from-study runs/s1     # add a search's measured networks
 
 Timings taken while something else ran on the machine are too slow. `--retime` rebuilds each
 measured architecture with the store's records (the same best records: a known task is never
 tuned again) and times it again, keeping the first timing as `latency_ms_first`.
+
+`--from-study RUN` adds the networks a `nacos search` run tuned and measured (their records
+must be in the store: a search run on this store, or its copy merged back), marked with
+`source` and the search's `trials_per_task`.
 """
 
 from __future__ import annotations
@@ -44,11 +49,14 @@ def main() -> int:
     parser.add_argument("--schedules", type=Path, help="record store root (default: schedules/)")
     parser.add_argument("--runs", type=Path, default=Path("runs/collect"), help="per-architecture run folders")
     parser.add_argument("--retime", action="store_true", help="time the data set's architectures again")
+    parser.add_argument("--from-study", type=Path, help="add the measured candidates of this search run")
     parser.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker: tune and time on its board")
     parser.add_argument("--rpc-key", help="the board's key at the tracker")
     args = parser.parse_args()
     if args.retime:
         return retime(args)
+    if args.from_study:
+        return from_study(args)
 
     from nacos.cli import _rpc
     from nacos.pipeline import tune_network
@@ -89,6 +97,39 @@ def main() -> int:
               f"{'n/a' if summed is None else f'{summed:.3f}'} ms), "
               f"{summary['trials_spent']} trials, {time.perf_counter() - start:.0f} s", flush=True)
     print(f"{len(read_samples(data))} architectures in {data}")
+    return 0
+
+
+def from_study(args) -> int:
+    from nacos.records import workload_keys
+    from nacos.search.loop import STUDY_FILE
+    from nacos.search.store import StudyStore
+
+    board = load_board(args.target)
+    space = get_space(args.space)
+    data = args.data or (args.schedules or default_root()) / board.name / f"latency_{space.name}.jsonl"
+    done = {s["key"] for s in read_samples(data)} if data.exists() else set()
+    stored = set(workload_keys((args.schedules or default_root()) / board.name))
+    study = StudyStore(args.from_study / STUDY_FILE)
+    config = study.setting("config")
+    if config["space"] != space.name or config["target"] != board.name:
+        raise SystemExit(f"collect_latency: {args.from_study} searched {config['space']} on {config['target']}")
+    added = 0
+    for c in study.candidates():
+        e = study.estimate(c, "latency", "measured")
+        if e is None or c.key in done or not e.details.get("tasks"):
+            continue
+        missing = [t["key"] for t in e.details["tasks"] if t["key"] not in stored]
+        if missing:
+            print(f"{c.key}: {len(missing)} tasks are not in the record store; skipped", flush=True)
+            continue
+        append_sample(data, {
+            "space": space.name, "genotype": c.genotype.to_dict(), "key": c.key, "target": board.name,
+            "latency_ms": e.value, "latency_min_ms": e.details.get("min_ms"), "repeat": 30,
+            "tasks": e.details["tasks"], "trials_per_task": config["trials_per_task"],
+            "source": f"search {args.from_study}", **space.describe(c.genotype).costs()})
+        added += 1
+    print(f"{added} measured networks of {args.from_study} added to {data}")
     return 0
 
 
