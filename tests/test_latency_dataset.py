@@ -48,7 +48,8 @@ def test_rewrite_replaces_the_whole_data_set_at_once(tmp_path):
 
     path = tmp_path / "lat.jsonl"
     for i in range(3):
-        append_sample(path, {"key": str(i), "latency_ms": 1.0})
+        append_sample(path, {"space": "mbconv", "genotype": {}, "target": "x86", "tasks": [], "key": str(i),
+                             "latency_ms": 1.0})
     samples = read_samples(path)
     samples[1]["latency_ms"] = 2.0
     rewrite_samples(path, samples)

@@ -62,8 +62,11 @@ def test_killed_search_resumes_without_losing_or_redoing_work(tmp_path):
     db = out / "study.db"
     deadline = time.time() + 240
     while time.time() < deadline:  # kill once the first candidate is trained and measured
-        if db.exists() and len(finished_rows(db)) >= 2:
-            break
+        try:
+            if db.exists() and len(finished_rows(db)) >= 2:
+                break
+        except sqlite3.OperationalError:  # the file is there, its tables not yet
+            pass
         time.sleep(0.5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
