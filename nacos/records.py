@@ -46,6 +46,11 @@ def _drop_torn_tail(path: Path) -> None:
             f.truncate(keep)
 
 
+def store_folder(board_name: str, root: Path | None = None) -> Path:
+    """Where a board's records live: `root` (default: `default_root()`) / board name."""
+    return Path(root or default_root()) / board_name
+
+
 def _stamp(folder: Path) -> tuple:
     return tuple((f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else None
                  for f in (folder / WORKLOAD_FILE, folder / RECORD_FILE))
@@ -57,7 +62,7 @@ class RecordStore:
     _open: dict[Path, RecordStore] = {}
 
     def __init__(self, board_name: str, root: Path | None = None):
-        self.path = Path(root or default_root()) / board_name
+        self.path = store_folder(board_name, root)
         self.path.mkdir(parents=True, exist_ok=True)
         for name in (WORKLOAD_FILE, RECORD_FILE):
             _drop_torn_tail(self.path / name)
@@ -77,7 +82,7 @@ class RecordStore:
         Loaded again only when another process changed the files; whoever writes through
         `database` calls `synced()` afterwards so that its own appends do not count as such.
         """
-        path = (Path(root or default_root()) / board_name).resolve()
+        path = store_folder(board_name, root).resolve()
         store = cls._open.get(path)
         if store is None or store.stamp != _stamp(path):
             store = cls._open[path] = cls(board_name, root)
@@ -109,18 +114,21 @@ class RecordStore:
         return self.best_seconds(task) is not None
 
 
+def _json_lines(path: Path):
+    """The JSON value of each line of one of TVM's database files, up to a torn tail (if any)."""
+    if not path.exists():
+        return
+    with path.open() as f:
+        for line in f:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                return  # half a line from a killed writer
+
+
 def workload_keys(folder: Path) -> list[str]:
     """The workload keys of a store's workload file, in file order (records refer to them by index)."""
-    path = folder / WORKLOAD_FILE
-    keys = []
-    if path.exists():
-        with path.open() as f:
-            for line in f:
-                try:
-                    keys.append(json.loads(line)[0])
-                except ValueError:
-                    break  # a torn tail
-    return keys
+    return [entry[0] for entry in _json_lines(folder / WORKLOAD_FILE)]
 
 
 def best_times(folder: Path) -> dict[str, tuple[float, int]]:
@@ -131,21 +139,15 @@ def best_times(folder: Path) -> dict[str, tuple[float, int]]:
     """
     keys = workload_keys(folder)
     found: dict[str, list] = {}
-    records = folder / RECORD_FILE
-    with (records.open() if records.exists() else open(os.devnull)) as f:
-        for line in f:
-            try:
-                index, (_, run_secs, *_rest) = json.loads(line)
-            except ValueError:
-                break
-            if not run_secs or index >= len(keys):
-                continue
-            secs = sum(float(s) for s in run_secs) / len(run_secs)
-            if secs >= 1e9 or secs != secs:
-                continue
-            entry = found.setdefault(keys[index], [secs, 0])
-            entry[0] = min(entry[0], secs)
-            entry[1] += 1
+    for index, (_, run_secs, *_rest) in _json_lines(folder / RECORD_FILE):
+        if not run_secs or index >= len(keys):
+            continue
+        secs = sum(float(s) for s in run_secs) / len(run_secs)
+        if secs >= 1e9 or secs != secs:
+            continue
+        entry = found.setdefault(keys[index], [secs, 0])
+        entry[0] = min(entry[0], secs)
+        entry[1] += 1
     return {k: (secs, count) for k, (secs, count) in found.items()}
 
 
@@ -153,14 +155,4 @@ def workload_mods(folder: Path) -> dict[str, object]:
     """workload key -> its PrimFunc module, decoded by TVM from the workload file alone."""
     from tvm.s_tir import meta_schedule as ms
 
-    path = folder / WORKLOAD_FILE
-    found = {}
-    if path.exists():
-        with path.open() as f:
-            for line in f:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    break
-                found[entry[0]] = ms.database.Workload.from_json(entry).mod
-    return found
+    return {entry[0]: ms.database.Workload.from_json(entry).mod for entry in _json_lines(folder / WORKLOAD_FILE)}

@@ -26,7 +26,7 @@ from nacos.board import load_board  # noqa: E402
 from nacos.costmodel.latency_dataset import read_samples  # noqa: E402
 from nacos.costmodel.latency_model import (fit_latency_model, predict_samples, reliable_task_sum_ms,  # noqa: E402
                                            score, store_workloads)
-from nacos.records import default_root  # noqa: E402
+from nacos.records import store_folder  # noqa: E402
 
 
 def main() -> int:
@@ -39,7 +39,7 @@ def main() -> int:
     args = parser.parse_args()
 
     board = load_board(args.target)
-    folder = Path(args.schedules or default_root()) / board.name
+    folder = store_folder(board.name, args.schedules)
     data = args.data or folder / "latency_mbconv.jsonl"
     samples = read_samples(data)
     folds = min(args.folds, len(samples))

@@ -32,9 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nacos.board import load_board  # noqa: E402
 from nacos.costmodel.latency_dataset import append_sample, read_samples, rewrite_samples  # noqa: E402
-from nacos.records import RecordStore, default_root  # noqa: E402
+from nacos.records import RecordStore, store_folder  # noqa: E402
 from nacos.spaces import Genotype, get_space  # noqa: E402
 from nacos.spaces.lowering import distinct_samples, lower  # noqa: E402
+
+
+def data_path(args, board, space) -> Path:
+    """--data, or the board's data set for the space beside its records."""
+    return args.data or store_folder(board.name, args.schedules) / f"latency_{space.name}.jsonl"
 
 
 def main() -> int:
@@ -68,7 +73,7 @@ def main() -> int:
         raise SystemExit(f"collect_latency: {board.name} cannot run here; give --rpc-tracker HOST:PORT --rpc-key KEY")
     os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))
     space = get_space(args.space)
-    data = args.data or (args.schedules or default_root()) / board.name / f"latency_{space.name}.jsonl"
+    data = data_path(args, board, space)
     done = {s["key"] for s in read_samples(data)} if data.exists() else set()
     genotypes = distinct_samples(space, args.n, args.seed)
     for i, genotype in enumerate(genotypes):
@@ -107,9 +112,9 @@ def from_study(args) -> int:
 
     board = load_board(args.target)
     space = get_space(args.space)
-    data = args.data or (args.schedules or default_root()) / board.name / f"latency_{space.name}.jsonl"
+    data = data_path(args, board, space)
     done = {s["key"] for s in read_samples(data)} if data.exists() else set()
-    stored = set(workload_keys((args.schedules or default_root()) / board.name))
+    stored = set(workload_keys(store_folder(board.name, args.schedules)))
     study = StudyStore(args.from_study / STUDY_FILE)
     config = study.setting("config")
     if config["space"] != space.name or config["target"] != board.name:
@@ -141,7 +146,7 @@ def retime(args) -> int:
     board = load_board(args.target)
     os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))
     space = get_space(args.space)
-    data = args.data or (args.schedules or default_root()) / board.name / f"latency_{space.name}.jsonl"
+    data = data_path(args, board, space)
     samples = read_samples(data)
     store = RecordStore.open(board.name, args.schedules)
     for sample in tqdm(samples, desc="retime", unit="net"):

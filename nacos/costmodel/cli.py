@@ -59,10 +59,10 @@ def _board_arguments(p) -> None:
 def _board_and_folder(args):
     """The board and its record store folder (read from the files; TVM's decoding is not needed)."""
     from ..board import load_board
-    from ..records import default_root
+    from ..records import store_folder
 
     board = load_board(args.target)
-    return board, Path(args.schedules or default_root()) / board.name
+    return board, store_folder(board.name, args.schedules)
 
 
 def cmd_fit(args) -> int:
@@ -126,7 +126,7 @@ def cmd_predict(args) -> int:
     from ..spaces import Genotype, get_space
     from ..spaces.task_cache import TaskCache
     from .board_fewshot import BoardFewShot
-    from .latency_model import LatencyModel
+    from .latency_model import MODEL_FILE, LatencyModel
 
     board, folder = _board_and_folder(args)
     try:
@@ -143,7 +143,7 @@ def cmd_predict(args) -> int:
                   "predict_seconds": time.perf_counter() - start}
         read = 0.0
     else:
-        if not (folder / "latency_model.pkl").exists():
+        if not (folder / MODEL_FILE).exists():
             raise NacosError(f"no latency model for {board.name}: measure networks on it (tools/collect_latency.py "
                              f"--target {board.name} --rpc-tracker HOST:PORT --rpc-key KEY; for nb201 genotypes 10 "
                              f"suffice for the few-shot model) and run `nacos costmodel fit --target {board.name}`")

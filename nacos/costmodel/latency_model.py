@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +102,8 @@ def task_times(tasks, known: dict[str, float], task_model: TaskModel) -> list[Ta
     """Each task's time: the store's measured best where known, the task model's otherwise."""
     unknown = [t for t in tasks if t.key not in known]
     predicted = dict(zip((t.key for t in unknown), task_model.predict_seconds(unknown)))
-    return [TaskTime(t.key, t.weight, known[t.key], True, reliable(t)) if t.key in known
-            else TaskTime(t.key, t.weight, float(predicted[t.key]), False, reliable(t)) for t in tasks]
+    return [TaskTime(t.key, t.weight, known[t.key], True, reliable(t.name)) if t.key in known
+            else TaskTime(t.key, t.weight, float(predicted[t.key]), False, reliable(t.name)) for t in tasks]
 
 
 # Tasks whose standalone measurement says nothing about their cost inside the network: a
@@ -112,8 +112,8 @@ def task_times(tasks, known: dict[str, float], task_model: TaskModel) -> list[Ta
 UNRELIABLE_TASKS = ("concatenate",)
 
 
-def reliable(task) -> bool:
-    return not str(getattr(task, "name", "")).startswith(UNRELIABLE_TASKS)
+def reliable(task_name: str) -> bool:
+    return not task_name.startswith(UNRELIABLE_TASKS)
 
 
 def schedule_features(times: Sequence[TaskTime]) -> tuple[float, float]:
@@ -232,7 +232,7 @@ def sample_tasks(sample: dict, workloads: dict) -> list[StoredTask]:
 def reliable_task_sum_ms(sample: dict, workloads: dict) -> float:
     """Weighted sum of the store's best times of a sample's tasks, without UNRELIABLE_TASKS."""
     return sum(t["weight"] * (workloads[t["key"]][1] or 0.0) for t in sample["tasks"]
-               if not t.get("name", "").startswith(UNRELIABLE_TASKS)) * 1e3
+               if reliable(t.get("name", ""))) * 1e3
 
 
 def describe_sample(sample: dict):
@@ -280,11 +280,10 @@ def fit_latency_model(samples: list[dict], folder: Path, board, seed: int = 0,
     for sample in samples:
         tasks = sample_tasks(sample, learnable)
         description = describe_sample(sample)
-        untimed = [t for t in tasks if t.key not in oof]  # trials all failed: predicted in both views
-        predicted = dict(zip((t.key for t in untimed), task_model.predict_seconds(untimed)))
         measured = task_times(tasks, {t.key: workloads[t.key][1] for t in tasks if t.key in oof}, task_model)
-        blind = [TaskTime(t.key, t.weight, oof[t.key] if t.key in oof else float(predicted[t.key]), False, reliable(t))
-                 for t in tasks]
+        # blind: the out-of-fold prediction instead of each measured time (a task whose trials
+        # all failed is predicted in both views)
+        blind = [replace(t, seconds=oof[t.key], measured=False) if t.measured else t for t in measured]
         for times in (measured, blind):
             descriptions.append(description)
             schedules.append(schedule_features(times))

@@ -91,9 +91,9 @@ class Evaluator:
         return flops * scale, spread
 
     def records_folder(self) -> Path:
-        from ..records import default_root
+        from ..records import store_folder
 
-        return Path(self.schedules or default_root()) / self.board.name
+        return store_folder(self.board.name, self.schedules)
 
     def best_times(self) -> dict[str, tuple[float, int]]:
         """The record store's best time per task, re-read after each tuning."""

@@ -319,10 +319,10 @@ def _front_keys(points: dict[str, tuple[float, float]]) -> list[str]:
 
 def _latency_model(board, schedules):
     from ..costmodel.latency_model import LatencyModel
-    from ..records import default_root
+    from ..records import store_folder
 
     try:
-        return LatencyModel.load(Path(schedules or default_root()) / board.name)
+        return LatencyModel.load(store_folder(board.name, schedules))
     except NacosError:
         return None  # not fitted for this board: screening falls back to FLOPs
 
