@@ -125,32 +125,44 @@ def schedule_features(times: Sequence[TaskTime]) -> tuple[float, float]:
 
 
 class NetworkModel:
-    """log latency = log schedule estimate + shift + correction(arch features, estimate, measured share).
+    """log latency = log(scale * schedule estimate + overhead) + correction(arch features, ...).
 
-    The shift is the median log ratio of measured latency to schedule estimate over the training
-    networks (the calibration that alone brings the task sum within 10 % for most networks); the
-    trees only learn what is left.
+    The calibration line is fitted on the training networks by least relative squares: the
+    scale is what running kernels inside one network costs over timing them alone, the
+    overhead (ms) what a call of the whole network costs besides its kernels. It alone brings
+    the task sum within 10 % for most networks; the trees only learn what is left.
     """
 
     def __init__(self, seed: int = 0):
         self.seed = seed
         self.members = []
-        self.shift = 0.0
+        self.scale, self.overhead_ms = 1.0, 0.0
+
+    def calibrate(self, estimates: np.ndarray, latencies: np.ndarray) -> None:
+        """Fit latency ~ scale * estimate + overhead, minimising squared relative error; a
+        negative overhead (too few or too alike networks) falls back to the median ratio."""
+        rows = np.stack([estimates / latencies, 1.0 / latencies], axis=1)
+        (scale, overhead), *_ = np.linalg.lstsq(rows, np.ones(len(latencies)), rcond=None)
+        if scale <= 0 or overhead < 0:
+            scale, overhead = float(np.median(latencies / estimates)), 0.0
+        self.scale, self.overhead_ms = float(scale), float(overhead)
+
+    def margin(self, estimates: np.ndarray) -> np.ndarray:
+        return np.log(self.scale * estimates + self.overhead_ms)
 
     @staticmethod
     def rows(descriptions, schedules: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
         x = np.stack([np.concatenate([arch_features(d), [math.log(est), share]])
                       for d, (est, share) in zip(descriptions, schedules)])
-        margin = np.log([est for est, _ in schedules])
-        return x, margin
+        return x, np.asarray([est for est, _ in schedules], dtype=np.float64)
 
     def fit(self, descriptions, schedules, latencies_ms: Sequence[float]) -> NetworkModel:
         import xgboost
 
-        x, margin = self.rows(descriptions, schedules)
-        y = np.log(np.asarray(latencies_ms, dtype=np.float64))
-        self.shift = float(np.median(y - margin))
-        margin = margin + self.shift
+        x, estimates = self.rows(descriptions, schedules)
+        latencies = np.asarray(latencies_ms, dtype=np.float64)
+        self.calibrate(estimates, latencies)
+        y, margin = np.log(latencies), self.margin(estimates)
         rng = np.random.default_rng(self.seed)
         self.members = []
         for member in range(ENSEMBLE):
@@ -164,8 +176,8 @@ class NetworkModel:
         """(members, networks) predicted log-latency."""
         import xgboost
 
-        x, margin = self.rows(descriptions, schedules)
-        margin = margin + self.shift
+        x, estimates = self.rows(descriptions, schedules)
+        margin = self.margin(estimates)
         return np.stack([m.get_booster().predict(xgboost.DMatrix(x, base_margin=margin)) for m in self.members])
 
 

@@ -1,0 +1,192 @@
+"""Re-measure the best records of a record store, quietly, and write the times back.
+
+A record's run time is measured once, while it is tuned. On this 2-core machine a timing
+taken while anything else ran (a test suite, another tuning, a training) reads up to twice the
+real time, and the store keeps that figure for good: the record then ranks wrongly, and every
+latency estimate built on the store's best times inherits the error. Measured on one network
+(16bfde39): 11 of its 50 tasks' best times were 1.8-2.2x what the same schedule measures alone.
+
+`retime_store` builds each workload's fastest records again (the store's own traces), times
+them with MetaSchedule's runner (more repeats than tuning uses) and, once every workload is
+done, rewrites the `run_secs` of the measured records in the record file, atomically. A
+workload whose new fastest record was not among those measured has that one measured too, so
+the record a build picks is always one timed quietly. Each measurement is appended to
+`retimed.jsonl` beside the store as it is taken: a killed run resumes where it stopped, and a
+later run measures only records it has not measured yet (a store grown by new tuning).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from .board import Board
+from .records import RECORD_FILE, WORKLOAD_FILE, _json_lines, workload_keys
+
+RETIMED_FILE = "retimed.jsonl"
+FAILED_SECS = 1e10  # what MetaSchedule stores for a candidate that failed to build or run
+TOP_RECORDS = 3  # fastest records of a workload re-measured at first
+MAX_RECORDS = 8  # at most this many per workload, while the fastest is not a re-measured one
+
+
+def retimed(folder: Path) -> dict[int, list[float]]:
+    """record line -> run_secs measured by `retime_store` (a torn last line is ignored)."""
+    return {entry["line"]: entry["run_secs"] for entry in _json_lines(folder / RETIMED_FILE)}
+
+
+def _mean(run_secs) -> float:
+    secs = [float(s) for s in run_secs] if run_secs else []
+    mean = sum(secs) / len(secs) if secs else float("inf")
+    return mean if mean == mean and mean < FAILED_SECS / 10 else float("inf")
+
+
+def record_lines(folder: Path) -> dict[int, list[tuple[int, float]]]:
+    """workload index -> [(record line, mean run time)] of its valid records, as the file says."""
+    lines: dict[int, list[tuple[int, float]]] = {}
+    for number, (workload, record) in enumerate(_json_lines(folder / RECORD_FILE)):
+        secs = _mean(record[1])
+        if secs < float("inf"):
+            lines.setdefault(workload, []).append((number, secs))
+    return lines
+
+
+def to_measure(records: list[tuple[int, float]], done: dict[int, list[float]]) -> list[int]:
+    """The lines of one workload still to measure: its fastest `TOP_RECORDS` by current times
+    (re-measured times replace stored ones), then, while the fastest was not re-measured, the
+    next ones; none once `MAX_RECORDS` were measured."""
+    ranked = sorted(records, key=lambda r: _mean(done[r[0]]) if r[0] in done else r[1])
+    measured = sum(line in done for line, _ in records)
+    wanted = [line for line, _ in ranked[:TOP_RECORDS] if line not in done]
+    if not wanted and ranked and ranked[0][0] not in done:
+        wanted = [ranked[0][0]]
+    return wanted[:max(0, MAX_RECORDS - measured)]
+
+
+class StoreEntries:
+    """The store's workload and record lines, parsed once; workloads decoded by TVM on demand."""
+
+    def __init__(self, folder: Path):
+        self.workloads = list(_json_lines(folder / WORKLOAD_FILE))
+        self.records = list(_json_lines(folder / RECORD_FILE))
+        self._decoded: dict[int, object] = {}
+
+    def schedule(self, number: int):
+        """(scheduled IRModule, args info) of record line `number`: its trace on its workload."""
+        import tvm
+        from tvm.s_tir import meta_schedule as ms
+
+        windex, record_json = self.records[number]
+        if windex not in self._decoded:
+            self._decoded[windex] = ms.database.Workload.from_json(self.workloads[windex])
+        record = ms.database.TuningRecord.from_json(record_json, self._decoded[windex])
+        sch = tvm.s_tir.Schedule(self._decoded[windex].mod)
+        record.trace.apply_to_schedule(sch, remove_postproc=False)
+        return sch.mod, record.args_info
+
+
+def measure_records(entries: StoreEntries, lines: Iterable[int], board: Board, repeat: int,
+                    rpc=None) -> dict[int, list[float]]:
+    """Build the given record lines' schedules and time them with MetaSchedule's runner."""
+    from tvm.s_tir import meta_schedule as ms
+
+    target = board.target()
+    order = list(lines)
+    inputs = [entries.schedule(number) for number in order]
+    if not inputs:
+        return {}
+    built = _builder(board).build([ms.builder.BuilderInput(mod, target) for mod, _ in inputs])
+    runner = _runner(board, repeat, rpc)
+    device = "cpu" if target.kind.name == "llvm" else target.kind.name
+    times = {}
+    for number, (_, args_info), res in zip(order, inputs, built):
+        times[number] = [FAILED_SECS]
+        if res.error_msg:
+            continue
+        run = runner.run([ms.runner.RunnerInput(res.artifact_path, device, args_info)])[0].result()
+        _remove_artifact(res.artifact_path)
+        if not run.error_msg and run.run_secs:
+            times[number] = [float(s) for s in run.run_secs]
+    return times
+
+
+_POOLS: dict[tuple, object] = {}  # builder and runner worker processes, started once per process
+
+
+def _builder(board: Board):
+    from .builder import PersistentBuilder
+
+    key = ("builder", board.name)
+    if key not in _POOLS:
+        _POOLS[key] = PersistentBuilder(cross_compiler=None if board.runs_locally else board.cross_compiler)
+    return _POOLS[key]
+
+
+def _runner(board: Board, repeat: int, rpc):
+    from .tuner import SearchSettings, make_runner
+
+    key = ("runner", board.name, repeat, rpc)
+    if key not in _POOLS:
+        _POOLS[key] = make_runner(board, SearchSettings(repeat=repeat), rpc)
+    return _POOLS[key]
+
+
+def _remove_artifact(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+def retime_store(folder: Path, board: Board, repeat: int = 10, first: Iterable[str] = (), rpc=None,
+                 progress: bool = True) -> dict:
+    """Re-measure the fastest records of every workload of the store in `folder`, then write
+    their times into the record file. `first`: workload keys to measure before the others."""
+    from tqdm import tqdm
+
+    keys = workload_keys(folder)
+    lines = record_lines(folder)
+    entries = StoreEntries(folder)
+    priority = {key: rank for rank, key in enumerate(first)}
+    order = sorted(lines, key=lambda w: (priority.get(keys[w], len(priority)), w))
+    done = retimed(folder)
+    measured_now = 0
+    with (folder / RETIMED_FILE).open("a") as log:
+        for windex in tqdm(order, desc=f"retime {board.name} records", unit="workload", disable=not progress):
+            while wanted := to_measure(lines[windex], done):
+                for number, run_secs in measure_records(entries, wanted, board, repeat, rpc).items():
+                    done[number] = run_secs
+                    log.write(json.dumps({"line": number, "workload": keys[windex], "run_secs": run_secs}) + "\n")
+                    measured_now += 1
+                log.flush()
+                os.fsync(log.fileno())
+    changed = apply_retimes(folder)
+    return {"workloads": len(order), "measured_now": measured_now, "measured": len(done), "rewritten": changed}
+
+
+def apply_retimes(folder: Path) -> int:
+    """Write the re-measured run times into the record file (temporary file, fsync, rename):
+    TVM's database, `records.best_times` and every build then rank by them. Other lines are
+    copied byte for byte. Returns the number of lines changed."""
+    done = retimed(folder)
+    path = folder / RECORD_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    changed = 0
+    with path.open() as src, tmp.open("w") as out:
+        for number, text in enumerate(src):
+            try:
+                windex, record = json.loads(text)
+            except ValueError:
+                break  # a torn tail of a killed writer
+            if number in done and record[1] != done[number]:
+                record[1] = done[number]
+                text = json.dumps([windex, record], separators=(",", ":")) + "\n"
+                changed += 1
+            out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    if changed:
+        tmp.replace(path)
+    else:
+        tmp.unlink()
+    return changed
