@@ -11,9 +11,11 @@ skipped and an interrupted tune resumes from its run folder.
     python3 tools/collect_latency.py --retime                 # time every sample again, quietly
     python3 tools/collect_latency.py --from-study runs/s1     # add a search's measured networks
 
-Timings taken while something else ran on the machine are too slow. `--retime` rebuilds each
-measured architecture with the store's records (the same best records: a known task is never
-tuned again) and times it again, keeping the first timing as `latency_ms_first`.
+Timings taken while something else ran on the machine are too slow, and so are the tuning
+records' own timings. After collecting, re-measure the store's best records
+(`tools/retime_records.py`), then `--retime`: it rebuilds each measured architecture with the
+store's best records (a known task is never tuned again) and times it again, keeping the first
+timing as `latency_ms_first`.
 
 `--from-study RUN` adds the networks a `nacos search` run tuned and measured (their records
 must be in the store: a search run on this store, or its copy merged back), marked with
