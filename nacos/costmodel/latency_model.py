@@ -6,10 +6,14 @@ Two levels, because tuned tasks are many more examples than measured networks:
    record's time, its record count as the tuning effort).
 2. The network model: the schedule estimate of a network is the weighted sum over its tasks of
    the store's best measured time where the store knows the task, the task model's prediction
-   where it does not. An ensemble of shallow XGBoost regressors, started from the log of that
-   estimate (base margin), learns the correction to the measured latency from the architecture
-   features, the estimate and the share of time that is measured rather than predicted. The
-   ensemble's spread (bootstrap resamples) is the uncertainty.
+   where it does not. A line (scale x estimate + a fixed overhead per network call) calibrates
+   it; an ensemble of shallow XGBoost regressors, started from the log of that line (base
+   margin), learns the correction to the measured latency from the architecture features, the
+   estimate and the share of time that is measured rather than predicted. The ensemble's spread
+   (bootstrap resamples) is the uncertainty.
+
+The store's times and the networks' latencies must be measured alike (same machine state, no
+other load): `tools/retime_records.py` and `tools/collect_latency.py --retime` see to it.
 """
 
 from __future__ import annotations
