@@ -45,7 +45,6 @@ class TaskTime:
     weight: int
     seconds: float  # measured best, or predicted
     measured: bool
-    reliable: bool = True  # counted in the schedule estimate (see UNRELIABLE_TASKS)
 
 
 @dataclass(frozen=True)
@@ -106,23 +105,12 @@ def task_times(tasks, known: dict[str, float], task_model: TaskModel) -> list[Ta
     """Each task's time: the store's measured best where known, the task model's otherwise."""
     unknown = [t for t in tasks if t.key not in known]
     predicted = dict(zip((t.key for t in unknown), task_model.predict_seconds(unknown)))
-    return [TaskTime(t.key, t.weight, known[t.key], True, reliable(t.name)) if t.key in known
-            else TaskTime(t.key, t.weight, float(predicted[t.key]), False, reliable(t.name)) for t in tasks]
-
-
-# Tasks whose standalone measurement says nothing about their cost inside the network: a
-# tuned `concatenate` kernel measured 2.0-2.7 ms alone in networks measured at 0.84-0.86 ms
-# whole. They stay out of the schedule estimate; the architecture features carry their cost.
-UNRELIABLE_TASKS = ("concatenate",)
-
-
-def reliable(task_name: str) -> bool:
-    return not task_name.startswith(UNRELIABLE_TASKS)
+    return [TaskTime(t.key, t.weight, known[t.key], True) if t.key in known
+            else TaskTime(t.key, t.weight, float(predicted[t.key]), False) for t in tasks]
 
 
 def schedule_features(times: Sequence[TaskTime]) -> tuple[float, float]:
     """(weighted sum of task times in ms, share of it that was measured)."""
-    times = [t for t in times if t.reliable]
     total = sum(t.weight * t.seconds for t in times)
     measured = sum(t.weight * t.seconds for t in times if t.measured)
     return total * 1e3, measured / total if total > 0 else 0.0
@@ -245,10 +233,9 @@ def sample_tasks(sample: dict, workloads: dict) -> list[StoredTask]:
             for t in sample["tasks"]]
 
 
-def reliable_task_sum_ms(sample: dict, workloads: dict) -> float:
-    """Weighted sum of the store's best times of a sample's tasks, without UNRELIABLE_TASKS."""
-    return sum(t["weight"] * (workloads[t["key"]][1] or 0.0) for t in sample["tasks"]
-               if reliable(t.get("name", ""))) * 1e3
+def task_sum_ms(sample: dict, workloads: dict) -> float:
+    """Weighted sum of the store's best times of a sample's tasks (an untimed task counts 0)."""
+    return sum(t["weight"] * (workloads[t["key"]][1] or 0.0) for t in sample["tasks"]) * 1e3
 
 
 def describe_sample(sample: dict):
