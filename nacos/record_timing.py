@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .board import Board
-from .records import RECORD_FILE, WORKLOAD_FILE, _json_lines, workload_keys
+from .records import RECORD_FILE, WORKLOAD_FILE, _json_lines, mean_seconds
 
 RETIMED_FILE = "retimed.jsonl"
 FAILED_SECS = 1e10  # what MetaSchedule stores for a candidate that failed to build or run
@@ -36,20 +36,27 @@ def retimed(folder: Path) -> dict[int, list[float]]:
     return {entry["line"]: entry["run_secs"] for entry in _json_lines(folder / RETIMED_FILE)}
 
 
-def _mean(run_secs) -> float:
-    secs = [float(s) for s in run_secs] if run_secs else []
-    mean = sum(secs) / len(secs) if secs else float("inf")
-    return mean if mean == mean and mean < FAILED_SECS / 10 else float("inf")
-
-
 def record_lines(folder: Path) -> dict[int, list[tuple[int, float]]]:
     """workload index -> [(record line, mean run time)] of its valid records, as the file says."""
+    return _by_workload(_json_lines(folder / RECORD_FILE))
+
+
+def _by_workload(records) -> dict[int, list[tuple[int, float]]]:
     lines: dict[int, list[tuple[int, float]]] = {}
-    for number, (workload, record) in enumerate(_json_lines(folder / RECORD_FILE)):
-        secs = _mean(record[1])
-        if secs < float("inf"):
+    for number, (workload, record) in enumerate(records):
+        secs = mean_seconds(record[1])
+        if secs is not None:
             lines.setdefault(workload, []).append((number, secs))
     return lines
+
+
+def _current_seconds(record: tuple[int, float], done: dict[int, list[float]]) -> float:
+    """A record's time as it now stands: re-measured if it was, as stored otherwise."""
+    line, stored = record
+    if line not in done:
+        return stored
+    secs = mean_seconds(done[line])
+    return float("inf") if secs is None else secs
 
 
 def to_measure(records: list[tuple[int, float]], done: dict[int, list[float]],
@@ -58,7 +65,7 @@ def to_measure(records: list[tuple[int, float]], done: dict[int, list[float]],
     (re-measured times replace stored ones), then, while the fastest was not re-measured, the
     next ones; none once `max_records` were measured (records tuned on a faster day can all
     read faster than they now run: the fastest of a workload of 100 may then stay unmeasured)."""
-    ranked = sorted(records, key=lambda r: _mean(done[r[0]]) if r[0] in done else r[1])
+    ranked = sorted(records, key=lambda r: _current_seconds(r, done))
     measured = sum(line in done for line, _ in records)
     wanted = [line for line, _ in ranked[:TOP_RECORDS] if line not in done]
     if not wanted and ranked and ranked[0][0] not in done:
@@ -146,9 +153,9 @@ def retime_store(folder: Path, board: Board, repeat: int = 10, first: Iterable[s
     their times into the record file. `first`: workload keys to measure before the others."""
     from tqdm import tqdm
 
-    keys = workload_keys(folder)
-    lines = record_lines(folder)
     entries = StoreEntries(folder)
+    keys = [entry[0] for entry in entries.workloads]
+    lines = _by_workload(entries.records)
     priority = {key: rank for rank, key in enumerate(first)}
     order = sorted(lines, key=lambda w: (priority.get(keys[w], len(priority)), w))
     done = retimed(folder)
@@ -163,8 +170,7 @@ def retime_store(folder: Path, board: Board, repeat: int = 10, first: Iterable[s
                 log.flush()
                 os.fsync(log.fileno())
     changed = apply_retimes(folder)
-    unsettled = sum(min(lines[w], key=lambda r: _mean(done[r[0]]) if r[0] in done else r[1])[0] not in done
-                    for w in order)
+    unsettled = sum(min(lines[w], key=lambda r: _current_seconds(r, done))[0] not in done for w in order)
     return {"workloads": len(order), "measured_now": measured_now, "measured": len(done), "rewritten": changed,
             "unsettled": unsettled}
 

@@ -131,6 +131,14 @@ def workload_keys(folder: Path) -> list[str]:
     return [entry[0] for entry in _json_lines(folder / WORKLOAD_FILE)]
 
 
+def mean_seconds(run_secs) -> float | None:
+    """A record's mean run time in s; None for a candidate that failed (MetaSchedule stores 1e10)."""
+    if not run_secs:
+        return None
+    secs = sum(float(s) for s in run_secs) / len(run_secs)
+    return None if secs >= 1e9 or secs != secs else secs
+
+
 def best_times(folder: Path) -> dict[str, tuple[float, int]]:
     """workload key -> (best mean run time in s, valid record count), read straight from the files.
 
@@ -140,10 +148,8 @@ def best_times(folder: Path) -> dict[str, tuple[float, int]]:
     keys = workload_keys(folder)
     found: dict[str, list] = {}
     for index, (_, run_secs, *_rest) in _json_lines(folder / RECORD_FILE):
-        if not run_secs or index >= len(keys):
-            continue
-        secs = sum(float(s) for s in run_secs) / len(run_secs)
-        if secs >= 1e9 or secs != secs:
+        secs = mean_seconds(run_secs)
+        if secs is None or index >= len(keys):
             continue
         entry = found.setdefault(keys[index], [secs, 0])
         entry[0] = min(entry[0], secs)
