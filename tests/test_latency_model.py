@@ -41,6 +41,19 @@ def test_model_predicts_an_unseen_network_and_round_trips(shipped, tmp_path):
     assert json.loads((tmp_path / "latency_model.json").read_text())["trained_on"] == len(fit)
 
 
+def test_fit_can_hide_every_task_of_a_held_out_network(shipped):
+    """The blind benchmark: no workload of the held-out network reaches the task model, even
+    those the fitting networks share (they are fitted with their measured times)."""
+    samples, folder, workloads = shipped
+    held, fit = samples[-1], samples[:-1]
+    exclude = frozenset(t["key"] for t in held["tasks"])
+    assert exclude & {t["key"] for s in fit for t in s["tasks"]}, "the case needs shared tasks"
+    model = fit_latency_model(fit, folder, load_board("x86"), exclude=exclude)
+    assert model.task_model.trained_keys and not model.task_model.trained_keys & exclude
+    blind = model.predict(describe_sample(held), sample_tasks(held, workloads), {})
+    assert 0.2 < blind.latency_ms / held["latency_ms"] < 5.0
+
+
 def test_task_times_from_the_store_sum_near_the_measured_latency(shipped):
     """Sanity of the labels: weight x best task time adds up to the same order as the network."""
     samples, _, workloads = shipped

@@ -1,7 +1,6 @@
-"""The co-search loop end to end on a tiny budget: store, report, export pick, kill -9 and resume.
-
-Candidates are built and timed for real; `--trials-per-task 0` skips tuning (the tuner has its
-own tests) so that a search fits in a minute on two cores.
+"""The co-search end to end on tiny budgets: it really tunes and measures, against a record store
+that knows most tasks (the shipped store cut to its fastest records), with the shipped latency
+model screening; the two-stage baseline; strategies; kill -9 in a measurement, then resume.
 """
 
 import json
@@ -20,58 +19,125 @@ from nacos.cli import main
 from nacos.search.report import write_report
 
 TINY = ["--space", "mbconv", "--dataset", "digits", "--population", "2", "--children", "3", "--evaluate", "1",
-        "--trials-per-task", "0", "--train-epochs", "1", "--train-images", "300", "--reference", "0.0,50"]
+        "--trials-per-task", "1", "--train-epochs", "1", "--train-images", "300", "--reference", "0.0,50"]
+
+
+def rows(db: Path, query: str, args=()) -> list:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(query, args).fetchall()
 
 
 def finished_rows(db: Path) -> dict:
-    with sqlite3.connect(db) as conn:
-        return {(c, o, e): (v, t) for c, o, e, v, t in
-                conn.execute("SELECT candidate, objective, estimator, value, created FROM estimate "
-                             "WHERE estimator IN ('train', 'measured')")}
+    return {(c, o, e): (v, t) for c, o, e, v, t in
+            rows(db, "SELECT candidate, objective, estimator, value, created FROM estimate "
+                     "WHERE estimator IN ('train', 'measured')")}
 
 
-def test_tiny_search_runs_end_to_end_and_reports(tmp_path, capsys):
+def test_one_stage_predicts_every_candidate_measures_few_and_reports(tmp_path, search_schedules, capsys):
     out = tmp_path / "s1"
-    assert main(["search", *TINY, "--budget", "45s", "--out", str(out), "--schedules", str(tmp_path / "sch"),
-                 "--quiet", "--json"]) == 0
+    assert main(["search", *TINY, "--budget", "90s", "--seed", "1", "--out", str(out),
+                 "--schedules", str(search_schedules), "--quiet", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["measured"] >= 1 and result["trials"] == 0 and result["hypervolume"] > 0
+    db = out / "study.db"
+    # every candidate screened by the latency model; fewer measured than trained
+    assert result["predicted"] == result["candidates"] >= result["trained"] > result["measured"] >= 1
+    assert result["hypervolume"] > 0 and result["trials"] >= 1  # it tuned the tasks the store lacked
+    assert result["prediction"]["n"] == result["measured"]
+    checks = [json.loads(d)["check"]["ok"] for (d,) in rows(db, "SELECT details FROM estimate "
+                                                                 "WHERE estimator = 'measured'")]
+    assert checks and all(checks)  # the tuned builds match PyTorch
+    # each trained candidate after generation 0 was chosen by its screening; each has a
+    # measurement decision with a reason, and only 'measure' decisions were measured
+    decisions = rows(db, "SELECT c.key, d.stage, d.action, d.reason FROM decision d JOIN candidate c "
+                         "ON c.id = d.candidate")
+    assert all(reason for *_, reason in decisions)
+    measured = {k for (k,) in rows(db, "SELECT c.key FROM estimate e JOIN candidate c ON c.id = e.candidate "
+                                       "WHERE e.estimator = 'measured'")}
+    chosen = {k for k, stage, action, _ in decisions if action == "measure"}
+    assert measured <= chosen
+    trained = {k for (k,) in rows(db, "SELECT c.key FROM estimate e JOIN candidate c ON c.id = e.candidate "
+                                      "WHERE e.estimator = 'train'")}
+    judged = {k for k, stage, *_ in decisions if stage in ("measure", "final")}
+    assert trained - judged == set() or all(k in measured for k in trained - judged)
     payload = write_report(out)
     assert {p.name for p in out.iterdir()} >= {"study.db", "pareto.csv", "pareto.json", "pareto.png", "candidates"}
     assert payload["front"] and all(0 <= r["accuracy"] <= 1 and r["latency_ms"] > 0 for r in payload["front"])
+    assert payload["trained"] - payload["measured"] >= 1 and payload["decisions"]
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
-    # the front's networks are exportable through the foundation's exporter
     key = payload["front"][0]["key"]
     assert main(["export", str(out), "--pick", key, "--target", "x86", "--out", str(tmp_path / "art"),
-                 "--schedules", str(tmp_path / "sch")]) == 0
+                 "--schedules", str(search_schedules)]) == 0
     assert (tmp_path / "art" / "model.so").exists()
     assert main(["export", str(out), "--pick", "nosuchkey", "--target", "x86", "--out", str(tmp_path / "a2")]) == 2
-    # an existing run is not overwritten without --resume, and a resume must keep the settings
     assert main(["search", *TINY, "--budget", "45s", "--out", str(out), "--quiet"]) == 2
     assert main(["search", *TINY, "--budget", "90s", "--out", str(out), "--resume", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "add --resume" in err[-2] and "other settings" in err[-1]
 
 
-def test_killed_search_resumes_without_losing_or_redoing_work(tmp_path):
-    out, schedules = tmp_path / "s2", tmp_path / "sch"
-    command = [sys.executable, "-m", "nacos", "search", *TINY, "--budget", "80s", "--out", str(out),
-               "--schedules", str(schedules), "--quiet"]
+def test_two_stage_trains_blind_then_measures_its_flops_front(tmp_path, search_schedules, capsys):
+    out = tmp_path / "s2"
+    assert main(["search", *TINY, "--mode", "two-stage", "--strategy", "random", "--budget", "60s",
+                 "--out", str(out), "--schedules", str(search_schedules), "--quiet", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    db = out / "study.db"
+    assert result["predicted"] == 0  # compiler-blind: no latency model
+    assert result["trained"] >= result["measured"] >= 1 and result["hypervolume"] > 0
+    stages = rows(db, "SELECT d.stage, d.action, c.generation, c.origin FROM decision d JOIN candidate c "
+                      "ON c.id = d.candidate WHERE d.action = 'measure'")
+    assert stages and all(stage == "final" for stage, *_ in stages)  # measured only after the blind part
+    assert all(origin == "sample" for *_, origin in rows(db, "SELECT origin FROM candidate"))  # random search
+    measured_at = [t for (t,) in rows(db, "SELECT created FROM estimate WHERE estimator = 'measured'")]
+    trained_at = [t for (t,) in rows(db, "SELECT created FROM estimate WHERE estimator = 'train'")]
+    assert min(measured_at) > max(trained_at)
+
+
+def test_python_caller_passes_its_own_strategy_and_policy(tmp_path, search_schedules):
+    from nacos.search.config import SearchConfig
+    from nacos.search.loop import OneStageSearch
+    from nacos.search.policy import MeasureAll
+    from nacos.search.strategy import get_strategy
+
+    config = SearchConfig(space="mbconv", dataset="digits", population=2, children=3, evaluate_per_generation=1,
+                          trials_per_task=1, train_images=300, reference=(0.0, 50.0), budget_seconds=40, seed=2,
+                          strategy="regularized")
+    search = OneStageSearch(config, tmp_path / "s3", schedules=search_schedules, progress=False,
+                            strategy=get_strategy("regularized"), policy=MeasureAll())
+    result = search.run()
+    assert result["trained"] >= 2 and result["measured"] >= 1
+    chosen = [d for d in search.store.decisions() if d["stage"] == "measure"]
+    assert len(chosen) == result["trained"]  # MeasureAll: every trained candidate, measured as time allows
+    assert all(d["reason"].startswith("every trained candidate is measured") for d in chosen)
+    assert all(d["action"] == "measure" or "budget is spent" in d["reason"] for d in chosen)
+    ages = {c.key: c.id for c in search.store.candidates()}
+    kept = search.strategy.population
+    trained = set(search.store.values("accuracy", "train"))
+    assert kept == sorted(trained, key=lambda k: -ages[k])[:2]  # aging evolution keeps the youngest
+
+
+def test_killed_measurement_resumes_without_losing_or_redoing_work(tmp_path, search_schedules):
+    out = tmp_path / "s4"
+    command = [sys.executable, "-m", "nacos", "search", *TINY, "--budget", "70s", "--seed", "1", "--out", str(out),
+               "--schedules", str(search_schedules), "--quiet"]
     env = {**os.environ, "TVM_NUM_THREADS": "2"}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = out / "study.db"
-    deadline = time.time() + 240
-    while time.time() < deadline:  # kill once the first candidate is trained and measured
+    deadline, started = time.time() + 300, None
+    while time.time() < deadline and proc.poll() is None:  # kill inside the first measurement
         try:
-            if db.exists() and len(finished_rows(db)) >= 2:
-                break
+            started = rows(db, "SELECT d.candidate FROM decision d WHERE d.action = 'measure' AND NOT EXISTS "
+                               "(SELECT 1 FROM tuning t WHERE t.candidate = d.candidate)") if db.exists() else []
         except sqlite3.OperationalError:  # the file is there, its tables not yet
-            pass
-        time.sleep(0.5)
+            started = []
+        if started:
+            time.sleep(3)  # well inside: lowering, tuning or building
+            break
+        time.sleep(0.3)
+    assert started, "the search never started a measurement"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = finished_rows(db)
-    assert len(before) >= 2
+    assert rows(db, "SELECT COUNT(*) FROM tuning WHERE candidate = ?", started[0])[0][0] == 0
     elapsed_at_kill = elapsed(db)
     assert elapsed_at_kill > 0  # the killed run's time counts against the budget
 
@@ -79,17 +145,19 @@ def test_killed_search_resumes_without_losing_or_redoing_work(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     after = finished_rows(db)
     assert all(after[k] == v for k, v in before.items())  # kept, and not evaluated again
-    assert len(after) > len(before)  # the resumed run went on
-    assert elapsed(db) >= 80 > elapsed_at_kill
+    assert (started[0][0], "latency", "measured") in after  # the interrupted measurement was finished
+    assert rows(db, "SELECT COUNT(*) FROM tuning WHERE candidate = ?", started[0])[0][0] == 1
+    assert elapsed(db) >= 70 > elapsed_at_kill
 
 
 def elapsed(db: Path) -> float:
-    with sqlite3.connect(db) as conn:
-        return json.loads(conn.execute("SELECT value FROM study WHERE name = 'elapsed'").fetchone()[0])
+    return json.loads(rows(db, "SELECT value FROM study WHERE name = 'elapsed'")[0][0])
 
 
 @pytest.mark.parametrize("bad, message", [(["--budget", "5x"], "bad --budget"),
+                                          (["--budget", "10s"], "too small to evaluate one candidate"),
                                           (["--reference", "2,10"], "bad --reference"),
+                                          (["--space", "nosuch"], "nosuch"),
                                           (["--population", "1"], "--population 2 or more")])
 def test_bad_search_options_are_one_line_errors(tmp_path, capsys, bad, message):
     assert main(["search", *TINY, *bad, "--out", str(tmp_path / "x"), "--quiet"]) == 2
@@ -98,14 +166,88 @@ def test_bad_search_options_are_one_line_errors(tmp_path, capsys, bad, message):
     assert not (tmp_path / "x").exists()  # nothing half-written
 
 
+def test_unknown_mode_and_strategy_are_one_line_errors():
+    from nacos.errors import NacosError
+    from nacos.search.config import SearchConfig
+
+    with pytest.raises(NacosError, match="unknown search mode 'both'; modes: one-stage, two-stage"):
+        SearchConfig(mode="both").check()
+    with pytest.raises(NacosError, match="unknown search strategy 'greedy'"):
+        SearchConfig(strategy="greedy").check()
+
+
+def test_board_without_latency_model_says_it_falls_back_to_flops(tmp_path, capsys):
+    from nacos.search.config import SearchConfig
+    from nacos.search.loop import OneStageSearch
+
+    search = OneStageSearch(SearchConfig(dataset="digits"), tmp_path / "s", schedules=tmp_path / "empty",
+                            progress=False)
+    assert search.latency.name == "flops" and not search.latency.compiler_aware
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no latency model" in err[0] and "falls back to FLOPs" in err[0]
+
+
 def test_report_of_a_folder_without_a_search(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "holds no search" in capsys.readouterr().err
+    (tmp_path / "study.db").write_bytes(b"")
+    assert main(["report", str(tmp_path)]) == 2
+    assert "empty" in capsys.readouterr().err and (tmp_path / "study.db").stat().st_size == 0
+
+
+def test_front_policy_skips_defers_and_measures_for_its_reasons():
+    from nacos.search.estimators import Guess
+    from nacos.search.policy import FrontPolicy, Situation
+
+    ref = (0.5, 2.0)
+    measured = {"m": (0.80, 0.30)}
+    predicted = {"slow": (0.78, 0.60), "sure": (0.85, 0.28), "unsure": (0.83, 0.25), "behind": (0.84, 0.31)}
+    guesses = {"slow": Guess(0.60, 0.02, "predicted", {"measured_share": 1.0}),
+               "sure": Guess(0.28, 0.02, "predicted", {"measured_share": 0.95}),
+               "unsure": Guess(0.25, 0.02, "predicted", {"measured_share": 0.40}),
+               "behind": Guess(0.31, 0.02, "predicted", {"measured_share": 1.0})}
+    policy = FrontPolicy()
+    s = Situation(measured, predicted, guesses, error=0.05, reference=ref)
+    assert policy.decide("slow", s).action == "skip"  # 0.6 ms x e^-0.05 is still behind m
+    assert policy.decide("sure", s).action == "defer"  # on the front, confidently
+    assert policy.decide("unsure", s).action == "measure"  # on the front, 60 % of it untuned
+    assert "behind the prediction of sure" in policy.decide("behind", s).reason
+    # the error seen so far widens a confident prediction: 'slow' could then reach the front
+    wide = Situation(measured, predicted, guesses, error=0.8, reference=ref)
+    assert policy.decide("slow", wide).action != "skip"
+    key, choice = policy.final_pick(s, cost=lambda k: 10.0)
+    assert key in ("sure", "unsure", "behind") and choice.details["gain"] > 0
+
+
+def test_strategies_propose_new_genotypes_and_keep_their_populations():
+    from nacos.search.strategy import get_strategy
+    from nacos.spaces import get_space
+
+    space = get_space("mbconv")
+    rng = np.random.default_rng(0)
+    genotypes = {g.key(): g for g in (space.sample(rng) for _ in range(6))}
+    keys = list(genotypes)
+    points = {k: (0.5 + 0.05 * i, 0.1 * (i + 1)) for i, k in enumerate(keys)}  # all on one front
+    points[keys[0]] = (0.4, 0.9)  # dominated
+    ages = {k: i for i, k in enumerate(keys)}
+    nsga2 = get_strategy("nsga2", 3)
+    assert keys[0] not in nsga2.tell(points, genotypes, ages)
+    regularized = get_strategy("regularized", 3)
+    assert regularized.tell(points, genotypes, ages) == keys[-1:-4:-1]
+    for name in ("nsga2", "regularized", "random"):
+        strategy = get_strategy(name, 3)
+        strategy.tell(points, genotypes, ages)
+        proposals = strategy.propose(space, 5, rng, accept=lambda g: g.key() not in genotypes)
+        assert len(proposals) == 5 and len({p.genotype.key() for p in proposals}) == 5
+        assert all(p.genotype.key() not in genotypes for p in proposals)
+        origins = {p.origin for p in proposals}
+        assert origins == {"sample"} if name == "random" else origins <= {"mutation", "crossover"}
+        assert all(set(p.parents) <= set(strategy.population) for p in proposals)
 
 
 def test_constraints_keep_every_candidate_within_limits(tmp_path):
-    from nacos.search.loop import Search, SearchConfig
-    from nacos.search.store import StudyStore
+    from nacos.search.config import SearchConfig
+    from nacos.search.loop import OneStageSearch
     from nacos.spaces import get_space
 
     space = get_space("mbconv")
@@ -113,12 +255,10 @@ def test_constraints_keep_every_candidate_within_limits(tmp_path):
     limit = flops[len(flops) // 2]  # about half of the space is too heavy
     config = SearchConfig(dataset="digits", population=4, children=12, evaluate_per_generation=1,
                           max_flops=limit, seed=3)
-    search = Search(config, tmp_path / "s", progress=False)
-    population = [search.store.add_candidate(g, 0, "sample").key
-                  for g in (space.sample(search.rng) for _ in range(30)) if search.feasible(g)][:4]
-    children = search.propose(population, {k: (0.5, float(i + 1)) for i, k in enumerate(population)}, 1)
-    assert len(children) == 12 and search.rejected > 0
-    assert all(space.describe(c.genotype).flops <= limit for c in StudyStore(tmp_path / "s" / "study.db").candidates())
+    search = OneStageSearch(config, tmp_path / "s", schedules=tmp_path / "none", progress=False)
+    proposals = search.strategy.propose(search.space, 12, search.rng, search.accept)
+    assert len(proposals) == 12 and search.rejected > 0
+    assert all(space.describe(p.genotype).flops <= limit for p in proposals)
     assert "FLOPs" in config.violation(space.describe(max((space.sample(np.random.default_rng(i)) for i in range(40)),
                                                           key=lambda g: space.describe(g).flops)))
     with pytest.raises(Exception, match="--max-params must be positive"):

@@ -72,7 +72,13 @@ def test_candidates_estimates_and_generations_round_trip(tmp_path, genotypes):
     store.close()
 
     again = StudyStore(tmp_path / "study.db")
-    assert again.settings() == {"schema_version": 1, "space": "nb201", "budget_s": 60}
+    assert again.settings() == {"schema_version": 2, "space": "nb201", "budget_s": 60}
+    assert set(again.values("latency", "measured")) == {first.key} and again.values("latency", "nope") == {}
+    assert again.values("accuracy", "train")[first.key].value == 0.81
+    again.add_decision(child, "measure", "skip", "dominated", {"gain": 0.0})
+    assert again.decisions() == [{"key": child.key, "stage": "measure", "action": "skip", "reason": "dominated",
+                                  "details": {"gain": 0.0}}]
+    assert again.decisions(first) == []
     assert [c.key for c in again.candidates()] == [first.key, child.key]
     assert again.candidate(child.key).parents == (first.key,) and again.candidate(child.key).genotype == genotypes[1]
     latency = again.estimates(again.candidate(first.key), "latency")

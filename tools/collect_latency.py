@@ -109,7 +109,7 @@ def main() -> int:
 
 def from_study(args) -> int:
     from nacos.records import workload_keys
-    from nacos.search.loop import STUDY_FILE
+    from nacos.search.store import STUDY_FILE
     from nacos.search.store import StudyStore
 
     board = load_board(args.target)

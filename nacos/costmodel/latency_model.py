@@ -80,6 +80,7 @@ class TaskModel:
         self.target_dict = target_dict
         self.seed = seed
         self.model = None
+        self.trained_keys: frozenset[str] = frozenset()  # the workloads it learnt from
 
     def fit(self, workloads: dict[str, tuple[object, float, int]]) -> TaskModel:
         import xgboost
@@ -91,6 +92,7 @@ class TaskModel:
         x = np.stack([task_features(mod, self.target_dict, count) for mod, _, count in workloads.values()])
         y = np.log([secs for _, secs, _ in workloads.values()])
         self.model = xgboost.XGBRegressor(random_state=self.seed, **TASK_PARAMS).fit(x, y)
+        self.trained_keys = frozenset(workloads)
         return self
 
     def predict_seconds(self, tasks: Sequence, trials: int = PLANNED_TRIALS) -> np.ndarray:
@@ -271,7 +273,10 @@ def fit_latency_model(samples: list[dict], folder: Path, board, seed: int = 0,
     """Fit both levels; the network model sees each sample twice: with the store's measured task
     times, and with out-of-fold predicted ones, as a search meets networks of either kind.
 
-    `exclude`: workload keys the task model must not learn from (a benchmark's held-out tasks).
+    `exclude`: workload keys the task model must not learn from (a benchmark hides every task of
+    its held-out networks). Fitting networks may share them: their measured view still uses the
+    store's times (real measurements of those networks), their blind view the task model's
+    prediction, which never saw the task, as the out-of-fold one did not see the others.
     """
     check_enough(samples)
     target_dict = board.tvm_target
@@ -281,12 +286,15 @@ def fit_latency_model(samples: list[dict], folder: Path, board, seed: int = 0,
     oof = _out_of_fold_task_seconds(learnable, target_dict, folds=5, seed=seed)
     descriptions, schedules, labels = [], [], []
     for sample in samples:
-        tasks = sample_tasks(sample, learnable)
+        tasks = sample_tasks(sample, workloads)
         description = describe_sample(sample)
-        measured = task_times(tasks, {t.key: workloads[t.key][1] for t in tasks if t.key in oof}, task_model)
-        # blind: the out-of-fold prediction instead of each measured time (a task whose trials
-        # all failed is predicted in both views)
-        blind = [replace(t, seconds=oof[t.key], measured=False) if t.measured else t for t in measured]
+        measured = task_times(tasks, {t.key: workloads[t.key][1] for t in tasks if workloads[t.key][1] is not None},
+                              task_model)
+        # blind: a prediction by a task model that did not see the task instead of each measured
+        # time (a task whose trials all failed is predicted in both views)
+        excluded = [t for t in tasks if t.key not in oof and workloads[t.key][1] is not None]
+        unseen = {**oof, **dict(zip((t.key for t in excluded), task_model.predict_seconds(excluded).tolist()))}
+        blind = [replace(t, seconds=unseen[t.key], measured=False) if t.measured else t for t in measured]
         for times in (measured, blind):
             descriptions.append(description)
             schedules.append(schedule_features(times))

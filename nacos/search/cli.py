@@ -9,7 +9,7 @@ from ..errors import NacosError
 
 
 def add_parser(subparsers) -> None:
-    from .loop import MODES, SearchConfig
+    from .config import MODES, SearchConfig
     from .strategy import STRATEGIES
 
     d = SearchConfig()
@@ -17,15 +17,21 @@ def add_parser(subparsers) -> None:
     p.add_argument("--space", default=d.space)
     p.add_argument("--target", default=d.target)
     p.add_argument("--dataset", default=d.dataset)
-    p.add_argument("--mode", default=d.mode, choices=MODES)
+    p.add_argument("--mode", default=d.mode, choices=MODES,
+                   help="one-stage: co-search with predicted, measured-where-it-pays latency; two-stage: "
+                        "FLOPs-blind NAS, then its front tuned")
     p.add_argument("--budget", default="45m", help="wall-clock budget, e.g. 45m, 1h, 600s")
     p.add_argument("--strategy", default=d.strategy, choices=list(STRATEGIES))
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--population", type=int, default=d.population)
     p.add_argument("--children", type=int, default=d.children, help="children screened per generation")
     p.add_argument("--evaluate", type=int, default=d.evaluate_per_generation,
-                   help="children tuned, measured and trained per generation")
+                   help="children trained per generation (of those screened)")
     p.add_argument("--trials-per-task", type=int, default=d.trials_per_task)
+    p.add_argument("--final-share", type=float, default=d.final_share,
+                   help="one-stage: share of the budget kept to measure the predicted front (default %(default)s)")
+    p.add_argument("--blind-share", type=float, default=d.blind_share,
+                   help="two-stage: share of the budget for the FLOPs-blind NAS (default %(default)s)")
     p.add_argument("--train-epochs", type=float, default=d.train_epochs)
     p.add_argument("--train-images", type=int, default=d.train_images)
     p.add_argument("--reference", default=",".join(map(str, d.reference)),
@@ -51,13 +57,15 @@ def add_parser(subparsers) -> None:
 
 def cmd_search(args) -> int:
     from ..cli import _rpc, _use_board_threads
-    from .loop import Search, SearchConfig, parse_budget
+    from .config import SearchConfig, parse_budget
+    from .modes import create_search
 
     config = SearchConfig(space=args.space, target=args.target, dataset=args.dataset, mode=args.mode,
                           budget_seconds=parse_budget(args.budget), seed=args.seed, strategy=args.strategy,
                           population=args.population, children=args.children,
                           evaluate_per_generation=args.evaluate, trials_per_task=args.trials_per_task,
                           train_epochs=args.train_epochs, train_images=args.train_images,
+                          final_share=args.final_share, blind_share=args.blind_share,
                           reference=_reference(args.reference), max_params=args.max_params,
                           max_flops=args.max_flops, max_peak_memory=args.max_peak_memory).check()
     from ..board import load_board
@@ -69,13 +77,14 @@ def cmd_search(args) -> int:
 
         raise unmeasurable(board)
     _use_board_threads(board)
-    result = Search(config, args.out, resume=args.resume, schedules=args.schedules, rpc=rpc,
-                    progress=not args.quiet).run()
+    result = create_search(config, args.out, resume=args.resume, schedules=args.schedules, rpc=rpc,
+                           progress=not args.quiet).run()
     if args.json:
         print(json.dumps(result, indent=1))
     else:
-        print(f"{config.mode} search in {args.out}: {result['candidates']} candidates, {result['measured']} "
-              f"trained and measured, {result['trials']} trials, {result['seconds']:.0f} s; front of "
+        print(f"{config.mode} search in {args.out}: {result['candidates']} candidates, {result['trained']} trained, "
+              f"{result['predicted']} predicted, {result['measured']} measured, {result['trials']} trials, "
+              f"{result['seconds']:.0f} s; front of "
               f"{len(result['front'])}, hypervolume {result['hypervolume']:.4f}  (next: nacos report {args.out})")
     return 0
 
@@ -92,6 +101,13 @@ def cmd_report(args) -> int:
     print(f"{payload['mode']} {payload['space']} on {payload['target']}: {payload['measured']} measured of "
           f"{payload['candidates']} candidates, {payload['trials']} trials, {payload['seconds']:.0f} s, "
           f"tasks served by the record store {_share(payload['tasks_served_by_store'])}")
+    print(f"budget: {payload['trained']} trained ({payload['training_seconds']:.0f} s), {payload['predicted']} "
+          f"predicted, {payload['measured']} measured ({payload['measuring_seconds']:.0f} s); policy choices "
+          + (", ".join(f"{k} {v}" for k, v in sorted(payload["decisions"].items())) or "none"))
+    if payload["prediction"]:
+        q = payload["prediction"]
+        print(f"latency predicted before measuring vs measured ({q['n']}): {100 * q['within_10pct']:.0f}% within "
+              f"10%, MAPE {100 * q['mape']:.1f}%, Spearman {q['spearman']:.3f}")
     print(f"hypervolume {payload['hypervolume']:.4f} (reference accuracy {payload['reference'][0]}, "
           f"latency {payload['reference'][1]} ms)")
     if "compare" in payload:

@@ -1,102 +1,63 @@
-"""The search loops: one-stage co-search, and the two-stage baseline it is compared with.
+"""The search loops: an evolution both modes share, and the one-stage co-search built on it.
 
-One-stage, per generation: propose children (mutation, crossover) → screen them cheaply (proxy or
-surrogate accuracy; the latency model's schedule-aware prediction, or FLOPs before it is fitted)
-→ pick the few with the largest optimistic hypervolume gain → tune their new tasks into the shared
-record store and measure them → train them briefly → refit the surrogate → keep the population
-(NSGA-II by default). Two-stage: the same evolution with FLOPs as a compiler-blind latency and
-no tuning for the first part of the budget, then its final front tuned and measured with the
-rest. Both count the same wall-clock budget, spent in this study (over resumed runs as well).
+`Search` is the evolution: per generation the strategy proposes children, each is screened
+cheaply (accuracy guessed by the surrogate or the proxy, latency by the search's latency
+estimator), the few with the largest optimistic hypervolume gain are trained, and the strategy
+is told the results. Every candidate kept is trained; what differs between the modes is how
+latency is known.
 
-Everything lands in the study store as it finishes, so `--resume` continues where a killed run
+`OneStageSearch` (the co-search) predicts every candidate's tuned latency with the board's
+latency model and the record store, and measures (tunes and times) only where it pays
+(`policy.FrontPolicy`): during the search, at most one uncertain candidate per generation that
+could change the front; in the final share of the budget (`final_share`), the predicted front,
+best hypervolume gain per second first. The latency model is refitted on what it measured.
+The two-stage baseline is `two_stage.TwoStageSearch`.
+
+The front that counts, in both modes, uses measured latency only. Everything lands in the study
+store as it finishes, the policy's choices included, so `--resume` continues where a killed run
 stopped: candidates already trained or measured are not evaluated again.
 """
 
 from __future__ import annotations
 
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from ..errors import NacosError
-from .evaluation import Evaluator, optimistic_improvement
-from .pareto import hypervolume, pareto_front
-from .store import Candidate, StudyStore
-from .strategy import get_strategy
+from .config import SearchConfig, jsonable
+from .estimators import AccuracyScreen, Guess, LatencyEstimator, create_latency, optimistic
+from .evaluation import Measurement, Training
+from .pareto import Point, hypervolume, pareto_front
+from .policy import Choice, MeasurePolicy, Situation, create as create_policy, prediction_error
+from .store import STUDY_FILE, Candidate, StudyStore
+from .strategy import Strategy, get_strategy
 
-STUDY_FILE = "study.db"
-MODES = ("one-stage", "two-stage")
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    space: str = "mbconv"
-    target: str = "x86"
-    dataset: str = "fashion-mnist"
-    mode: str = "one-stage"
-    budget_seconds: float = 45 * 60
-    seed: int = 0
-    strategy: str = "nsga2"
-    population: int = 4
-    children: int = 8  # screened per generation
-    evaluate_per_generation: int = 2  # of those, tuned and trained
-    trials_per_task: int = 8
-    train_epochs: float = 1.0
-    train_images: int = 4000
-    blind_share: float = 0.5  # two-stage: share of the budget for the compiler-blind NAS
-    reference: tuple[float, float] = (0.5, 20.0)  # hypervolume reference: accuracy, latency ms
-    max_params: float | None = None  # constraints, checked on the static description before anything runs
-    max_flops: float | None = None
-    max_peak_memory: float | None = None  # bytes of activations alive at once
-
-    def check(self) -> SearchConfig:
-        if self.mode not in MODES:
-            raise NacosError(f"unknown search mode '{self.mode}'; modes: {', '.join(MODES)}")
-        if self.budget_seconds <= 0:
-            raise NacosError(f"the budget must be positive (got {self.budget_seconds} s)")
-        if self.population < 2 or self.evaluate_per_generation < 1 or self.children < self.evaluate_per_generation:
-            raise NacosError("give --population 2 or more and --children at least --evaluate (1 or more)")
-        get_strategy(self.strategy)
-        for name in ("max_params", "max_flops", "max_peak_memory"):
-            if getattr(self, name) is not None and getattr(self, name) <= 0:
-                raise NacosError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)})")
-        return self
-
-    def violation(self, description) -> str | None:
-        """Which constraint the described network breaks, or None."""
-        for limit, value, what in ((self.max_params, description.params, "parameters"),
-                                   (self.max_flops, description.flops, "FLOPs"),
-                                   (self.max_peak_memory, description.peak_activation_bytes, "peak memory bytes")):
-            if limit is not None and value > limit:
-                return f"{what} {value:.4g} > {limit:.4g}"
-        return None
-
-
-def parse_budget(text: str) -> float:
-    """'45m', '1h', '90s' or plain seconds -> seconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
-    try:
-        value = float(number) * units[unit]
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise NacosError(f"bad --budget '{text}': give a duration like 45m, 1h or 600s")
-    return value
+REFIT_EVERY = 3  # new measurements before the latency model is refitted (a refit takes about 20 s)
 
 
 class Search:
+    """The evolution both modes share; subclasses say how latency is known and when to measure."""
+
+    mode = ""
+    latency_estimator = "flops"
+
     def __init__(self, config: SearchConfig, out: Path, resume: bool = False, schedules: Path | None = None,
-                 rpc=None, progress: bool = True):
+                 rpc=None, progress: bool = True, *, strategy: Strategy | None = None,
+                 latency: LatencyEstimator | None = None, accuracy: AccuracyScreen | None = None,
+                 training: Training | None = None, measurement: Measurement | None = None):
+        from ..accuracy.training import Recipe
         from ..board import load_board
         from ..datasets import load_dataset
         from ..spaces import get_space
-        from ..accuracy.training import Recipe
 
         self.config = config.check()
+        if config.mode != self.mode:
+            raise NacosError(f"{type(self).__name__} runs mode '{self.mode}', not '{config.mode}'")
         self.out = Path(out)
         path = self.out / STUDY_FILE
         if path.exists() and not resume:
@@ -106,25 +67,39 @@ class Search:
         self.board = load_board(config.target)
         self.space = get_space(config.space)
         dataset = load_dataset(config.dataset)  # before the store: a missing data set leaves no folder
-        self.store = StudyStore(path)
-        settings = {"config": _jsonable(asdict(config))}
+        self.store = StudyStore.of_run(self.out, create=True, resume=resume)
+        settings = {"config": jsonable(asdict(config))}
         if resume and self.store.setting("config") != settings["config"]:
             raise NacosError(f"'{self.out}' was started with other settings; resume with the same options")
         if not resume:
             self.store.set_settings(settings)
-        self.strategy = get_strategy(config.strategy)
+        self.schedules, self.rpc, self.progress = schedules, rpc, progress
+        self.strategy = strategy or get_strategy(config.strategy, config.population)
+        self.strategy.size = config.population
         self.rng = np.random.default_rng(config.seed + len(self.store.candidates()))
-        latency_model = None if config.mode == "two-stage" else _latency_model(self.board, schedules)
+        self.latency = latency or self.default_latency()
+        self.store.set_settings({"latency_estimator": self.latency.name})
+        self.accuracy = accuracy or AccuracyScreen(self.space, dataset, self.store, config.reference[0])
         recipe = Recipe(epochs=config.train_epochs, train_images=config.train_images, seed=config.seed)
-        self.evaluator = Evaluator(self.space, self.board, dataset, self.store, self.out, recipe,
-                                   config.trials_per_task, schedules=schedules, rpc=rpc, latency_model=latency_model,
-                                   progress=progress)
-        self.progress = progress
+        self.training = training or Training(self.space, dataset, self.store, recipe, progress=progress)
+        self.measurement = measurement or Measurement(self.space, self.board, self.store, self.out,
+                                                      config.trials_per_task, schedules=schedules, rpc=rpc,
+                                                      progress=progress, on_store_change=self.latency.store_changed)
+        self.guesses: dict[str, Guess] = {}  # latency guesses of this process, by candidate key
         self.rejected = 0  # genotypes dropped by the constraints, in this process
-        self.refitted_on = 0  # measured candidates the latency model was last refitted with
         self.bar = None
         self.started = time.perf_counter()
         self.spent_before = float(self.store.setting("elapsed", 0.0))
+        last = self.store.last_generation()
+        self.number = last["number"] if last else -1
+
+    def records_folder(self) -> Path:
+        from ..records import store_folder
+
+        return store_folder(self.board.name, self.schedules)
+
+    def default_latency(self) -> LatencyEstimator:
+        return create_latency(self.latency_estimator, self.space, self.store, self.board, self.records_folder())
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -134,75 +109,33 @@ class Search:
     def left(self) -> float:
         return self.config.budget_seconds - self.elapsed()
 
-    def points(self, measured_only: bool = True) -> dict[str, tuple[float, float]]:
-        """key -> (trained accuracy, latency ms): measured latency, or FLOPs-scaled when blind."""
-        found = {}
-        measured = None if measured_only else self.measured()
-        for c in self.store.candidates():
-            accuracy = self.store.estimate(c, "accuracy", "train")
-            latency = self.store.estimate(c, "latency", "measured")
-            if accuracy is not None and latency is not None:
-                found[c.key] = (accuracy.value, latency.value)
-            elif accuracy is not None and not measured_only:
-                found[c.key] = (accuracy.value, self.evaluator.flops_latency(c, measured)[0])
-        return found
-
-    def measured(self) -> list[tuple[Candidate, float]]:
-        pairs = []
-        for c in self.store.candidates():
-            e = self.store.estimate(c, "latency", "measured")
-            if e is not None:
-                pairs.append((c, e.value))
-        return pairs
-
-    def measured_samples(self) -> list[dict]:
-        """The search's measured candidates in the latency data set's form (for refitting)."""
-        samples = []
-        for c in self.store.candidates():
-            e = self.store.estimate(c, "latency", "measured")
-            if e is not None and e.details and e.details.get("tasks"):
-                samples.append({"space": self.space.name, "genotype": c.genotype.to_dict(), "key": c.key,
-                                "target": self.board.name, "latency_ms": e.value, "tasks": e.details["tasks"]})
-        return samples
-
-    def refit_latency_model(self) -> None:
-        """Refit the latency model when this search measured something new since the last fit."""
-        samples = self.measured_samples()
-        if len(samples) == self.refitted_on:
-            return
-        info = self.evaluator.refit_latency_model(samples)
-        self.refitted_on = len(samples)
-        if info is not None:
-            self.store.set_settings({"latency_model": info})
-
-    def trained(self) -> list[tuple[Candidate, float]]:
-        return [(c, e.value) for c in self.store.candidates()
-                if (e := self.store.estimate(c, "accuracy", "train")) is not None]
-
-    def close(self, number: int, population: list[str], blind: bool) -> dict:
-        points = self.points(measured_only=not blind)
-        keys = list(points)
-        front = [keys[i] for i in pareto_front([points[k] for k in keys])]
-        hv = hypervolume([points[k] for k in front], self.config.reference)
-        self.store.close_generation(number, front, hv, self.config.reference, population, self.elapsed(),
-                                    self.store.trials_spent())
+    def tick(self) -> None:
+        """Keep the time spent (a killed run's time still counts) and show it."""
         self.store.set_settings({"elapsed": self.elapsed()})
-        return {"front": len(front), "hv": hv}
-
-    # ------------------------------------------------------------------ the loop
-
-    def evaluated(self, candidate: Candidate, blind: bool) -> bool:
-        trained = self.store.estimate(candidate, "accuracy", "train") is not None
-        return trained and (blind or self.store.estimate(candidate, "latency", "measured") is not None)
-
-    def evaluate(self, candidate: Candidate, tune: bool) -> None:
-        if tune:
-            self.evaluator.tune_and_measure(candidate)
-        self.evaluator.train(candidate)
-        self.store.set_settings({"elapsed": self.elapsed()})  # a killed run's time still counts
         if self.bar is not None:
             self.bar.n = min(round(self.elapsed()), round(self.config.budget_seconds))
             self.bar.refresh()
+
+    def genotypes(self) -> dict:
+        return {c.key: c.genotype for c in self.store.candidates()}
+
+    def measured_points(self) -> dict[str, Point]:
+        """key -> (trained accuracy, measured latency ms): the points that count."""
+        measured = self.store.values("latency", "measured")
+        return {k: (e.value, measured[k].value) for k, e in self.store.values("accuracy", "train").items()
+                if k in measured}
+
+    def latency_guess(self, candidate: Candidate) -> Guess:
+        if candidate.key not in self.guesses:
+            self.guesses[candidate.key] = self.latency.guess(candidate)
+        return self.guesses[candidate.key]
+
+    def working_points(self) -> dict[str, Point]:
+        """key -> (trained accuracy, latency as best known): measured, else the latency guess."""
+        measured = self.store.values("latency", "measured")
+        by_key = {c.key: c for c in self.store.candidates()}
+        return {k: (e.value, measured[k].value if k in measured else self.latency_guess(by_key[k]).value)
+                for k, e in self.store.values("accuracy", "train").items()}
 
     def feasible(self, genotype) -> bool:
         """Within the parameter / FLOPs / peak-memory limits (counted as rejected otherwise)."""
@@ -211,125 +144,306 @@ class Search:
         self.rejected += 1
         return False
 
-    def propose(self, population: list[str], points, number: int) -> list[Candidate]:
-        children: list[Candidate] = []
-        by_key = {c.key: c for c in self.store.candidates()}
-        for _ in range(50 * self.config.children):
-            if len(children) == self.config.children:
+    def accept(self, genotype) -> bool:
+        return self.store.candidate(genotype.key()) is None and self.feasible(genotype)
+
+    def close(self) -> dict:
+        """Close the current generation with the measured front and the strategy's population."""
+        points = self.measured_points()
+        keys = list(points)
+        front = [keys[i] for i in pareto_front([points[k] for k in keys])]
+        hv = hypervolume([points[k] for k in front], self.config.reference)
+        self.store.close_generation(self.number, front, hv, self.config.reference, self.strategy.population,
+                                    self.elapsed(), self.store.trials_spent())
+        self.tick()
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"gen {self.number} trained {len(self.store.values('accuracy', 'train'))} "
+                                     f"measured {len(points)} front {len(front)} HV {hv:.4f}")
+        return {"front": len(front), "hv": hv}
+
+    # ------------------------------------------------------------------ the evolution
+
+    def train(self, candidate: Candidate) -> None:
+        self.training.train(candidate)
+        self.tick()
+        self.after_training(candidate)
+
+    def after_training(self, candidate: Candidate) -> None:
+        """What a mode does once a candidate's accuracy is known (default: nothing)."""
+
+    def tell(self) -> None:
+        points = self.working_points()
+        ages = {c.key: c.id for c in self.store.candidates() if c.key in points}
+        self.strategy.tell(points, self.genotypes(), ages)
+
+    def generation_zero(self) -> None:
+        """Random candidates (the same for both modes at one seed), each trained."""
+        chosen = [c for c in self.store.candidates() if c.generation == 0 and c.selected]
+        for _ in range(50 * self.config.population):
+            if len(chosen) >= self.config.population:
                 break
-            parents: tuple[str, ...] = ()
-            if not self.strategy.uses_parents or len(population) < 2:
-                genotype, origin = self.space.sample(self.rng), "sample"
-            elif self.rng.random() < 0.5:
-                parent = self.strategy.parent(population, points, self.rng)
-                genotype, origin, parents = self.space.mutate(by_key[parent].genotype, self.rng), "mutation", (parent,)
+            g = self.space.sample(self.rng)
+            if self.accept(g):
+                chosen.append(self.store.select(self.store.add_candidate(g, 0, "sample")))
+        self.number = 0
+        for c in chosen:
+            if self.left() <= 0:
+                break
+            if not self.training.done(c):
+                self.train(c)
+        self.tell()
+        self.after_generation()
+        self.close()
+
+    def finish_selected(self) -> None:
+        """Train what was selected but not trained (what a killed run left)."""
+        for c in self.store.candidates():
+            if self.left() <= 0:
+                return
+            if c.selected and not self.training.done(c):
+                self.train(c)
+
+    def screen(self, candidate: Candidate) -> tuple[Point, Point]:
+        """(expected, optimistic) point of a child from its cheap estimates."""
+        accuracy, latency = self.accuracy.guess(candidate), self.latency_guess(candidate)
+        expected = (accuracy.value, latency.value)
+        return expected, optimistic(expected, accuracy.spread, latency.spread)
+
+    def generation(self) -> bool:
+        """Propose, screen, train the most promising, tell. False when nothing new was proposed."""
+        self.finish_selected()
+        self.before_generation()
+        trained = self.store.values("accuracy", "train")
+        by_key = {c.key: c for c in self.store.candidates()}
+        self.accuracy.refit({k: (by_key[k].genotype, e.value) for k, e in trained.items()})
+        proposals = self.strategy.propose(self.space, self.config.children, self.rng, self.accept)
+        if not proposals:
+            return False
+        self.number += 1
+        children = [self.store.add_candidate(p.genotype, self.number, p.origin, p.parents) for p in proposals]
+        front = [p for p in self.working_points().values()]
+        front = [front[i] for i in pareto_front(front)]
+        screened = {c.key: self.screen(c) for c in children}
+        gains = {k: hypervolume(front + [hope], self.config.reference) - hypervolume(front, self.config.reference)
+                 for k, (_, hope) in screened.items()}
+        ranked = sorted(children, key=lambda c: -gains[c.key])
+        for rank, c in enumerate(ranked):
+            expected = screened[c.key][0]
+            numbers = {"accuracy": expected[0], "latency_ms": expected[1], "gain": gains[c.key], "rank": rank}
+            if rank < self.config.evaluate_per_generation and self.left() > 0:
+                self.store.add_decision(c, "train", "train", f"optimistic hypervolume gain {gains[c.key]:.4g}, "
+                                        f"rank {rank + 1} of {len(ranked)} screened", numbers)
+                self.train(self.store.select(c))
             else:
-                a = self.strategy.parent(population, points, self.rng)
-                b = self.strategy.parent(population, points, self.rng)
-                if a == b:
-                    continue
-                genotype = self.space.crossover(by_key[a].genotype, by_key[b].genotype, self.rng)
-                origin, parents = "crossover", (a, b)
-            if genotype.key() in by_key or any(c.key == genotype.key() for c in children):
-                continue
-            if not self.feasible(genotype):
-                continue
-            children.append(self.store.add_candidate(genotype, number, origin, parents))
-        return children
+                self.store.add_decision(c, "train", "skip", f"screened out: optimistic hypervolume gain "
+                                        f"{gains[c.key]:.4g}, rank {rank + 1} of {len(ranked)}", numbers)
+        self.tell()
+        self.after_generation()
+        self.close()
+        return True
+
+    def before_generation(self) -> None:
+        """A mode's work before children are proposed (default: nothing)."""
+
+    def after_generation(self) -> None:
+        """A mode's work once a generation's children are trained (default: nothing)."""
+
+    def step(self) -> bool:
+        """A mode's work before the next generation; True if it did some (default: none)."""
+        return False
 
     def run(self) -> dict:
         cfg = self.config
-        blind_until = cfg.budget_seconds * cfg.blind_share if cfg.mode == "two-stage" else 0.0
-        last = self.store.last_generation()
-        number = last["number"] + 1 if last else 0
-        population = last["population"] if last else []
-        self.bar = bar = tqdm(total=round(cfg.budget_seconds),
-                              initial=min(round(self.elapsed()), round(cfg.budget_seconds)),
-                              desc=f"{cfg.mode} search", unit="s", disable=not self.progress, dynamic_ncols=True)
+        self.bar = tqdm(total=round(cfg.budget_seconds), initial=min(round(self.elapsed()), round(cfg.budget_seconds)),
+                        desc=f"{self.mode} search", unit="s", disable=not self.progress, dynamic_ncols=True)
         try:
-            if not population:  # generation 0: random candidates, each evaluated fully
-                population = [c.key for c in self.store.candidates() if c.generation == 0 and c.selected]
-                for _ in range(50 * cfg.population):
-                    if len(population) == cfg.population:
-                        break
-                    g = self.space.sample(self.rng)
-                    if self.store.candidate(g.key()) is None and self.feasible(g):
-                        population.append(self.store.select(self.store.add_candidate(g, 0, "sample")).key)
-            stop_at = blind_until if cfg.mode == "two-stage" else cfg.budget_seconds
-            blind = cfg.mode == "two-stage"
-            while self.elapsed() < stop_at:
-                for c in self.store.candidates():  # finish what was selected (and what a killed run left)
-                    if self.elapsed() >= stop_at:
-                        break
-                    if c.selected and not self.evaluated(c, blind):
-                        self.evaluate(c, tune=not blind)
-                points = self.points(measured_only=not blind)
-                if self.elapsed() >= stop_at:
+            last = self.store.last_generation()
+            if last is None:
+                self.generation_zero()
+            else:
+                self.strategy.restore(last["population"], self.working_points(), self.genotypes())
+            while self.left() > 0 and self.search_goes_on():
+                if self.step():
+                    continue
+                if not self.generation():
                     break
-                self.evaluator.refit_surrogate(self.trained())
-                if not blind:
-                    self.refit_latency_model()
-                children = self.propose([k for k in population if k in points], points, number + 1)
-                front = [list(points.values())[i] for i in pareto_front(list(points.values()))]
-                measured = self.measured()
-                screens = {c.key: self.evaluator.screen(c, measured, blind) for c in children}
-                ranked = sorted(children, key=lambda c: -optimistic_improvement(screens[c.key], front, cfg.reference,
-                                                                                   hypervolume))
-                for c in ranked[:cfg.evaluate_per_generation]:
-                    if self.elapsed() >= stop_at:
-                        break
-                    self.evaluate(self.store.select(c), tune=not blind)
-                number += 1
-                points = self.points(measured_only=not blind)
-                ages = {c.key: c.id for c in self.store.candidates() if c.key in points}
-                population = self.strategy.survivors(points, ages, cfg.population)
-                info = self.close(number, population, blind)
-                bar.n = min(round(self.elapsed()), round(cfg.budget_seconds))
-                bar.set_postfix_str(f"gen {number} front {info['front']} HV {info['hv']:.4f}"
-                                    + (" (FLOPs latency)" if blind else ""))
-            if cfg.mode == "two-stage":
-                self.finish_two_stage()
-            elif (self.store.last_generation() or {}).get("seconds", -1) < self.elapsed() - 1:
-                self.close(number, population, blind=False)  # the budget ran out inside a generation
+            self.finish()
+            last = self.store.last_generation()
+            if last is None or last["seconds"] < self.elapsed() - 1:
+                self.close()  # the budget ran out inside a generation
         finally:
-            bar.close()
-        points = self.points()
-        return {"candidates": len(self.store.candidates()), "measured": len(points), "rejected": self.rejected,
-                "trials": self.store.trials_spent(), "seconds": self.elapsed(),
-                "front": [self.store.candidate(k).key for k in _front_keys(points)],
-                "hypervolume": hypervolume([points[k] for k in _front_keys(points)], cfg.reference)}
+            self.bar.close()
+        return self.result()
 
-    def finish_two_stage(self) -> None:
-        """Stage two: tune and measure the blind front, fastest (by FLOPs) first, as time allows."""
-        points = self.points(measured_only=False)
-        for key in sorted(_front_keys(points), key=lambda k: points[k][1]):
-            if self.left() <= 0:
-                break
+    def search_goes_on(self) -> bool:
+        """Whether generations go on (the two-stage baseline stops its blind part early)."""
+        return True
+
+    def finish(self) -> None:
+        """A mode's work once the generations are over (default: nothing)."""
+
+    # ------------------------------------------------------------------ what it found
+
+    def result(self) -> dict:
+        points = self.measured_points()
+        keys = list(points)
+        front = [keys[i] for i in pareto_front([points[k] for k in keys])]
+        return {"mode": self.mode, "candidates": len(self.store.candidates()),
+                "trained": len(self.store.values("accuracy", "train")),
+                "predicted": len(self.store.values("latency", "predicted")), "measured": len(points),
+                "rejected": self.rejected, "trials": self.store.trials_spent(), "seconds": self.elapsed(),
+                "measuring_seconds": sum(t["seconds"] for t in self.store.tunings()),
+                "front": front, "hypervolume": hypervolume([points[k] for k in front], self.config.reference),
+                "prediction": self.store.prediction_quality()}
+
+
+class OneStageSearch(Search):
+    """The co-search: schedule-aware predicted latency for every candidate, measurement where it pays."""
+
+    mode = "one-stage"
+    latency_estimator = "predicted"
+
+    def __init__(self, *args, policy: MeasurePolicy | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.policy = policy or create_policy("front")
+        self.queued: list[tuple[str, Choice]] = []  # measure-now choices of this generation
+        self.refitted_on = 0
+
+    def default_latency(self) -> LatencyEstimator:
+        try:
+            return create_latency("predicted", self.space, self.store, self.board, self.records_folder())
+        except NacosError as exc:
+            print(f"nacos: note: {exc}; one-stage screening falls back to FLOPs (compiler-blind) latency",
+                  file=sys.stderr)
+            return create_latency("flops", self.space, self.store)
+
+    def final_share_started(self) -> bool:
+        """The final share starts at `final_share` of the budget left, or earlier when measuring
+        the predicted front is expected to take what is left."""
+        if self.elapsed() >= (1.0 - self.config.final_share) * self.config.budget_seconds:
+            return True
+        return self.front_cost() >= self.left()
+
+    def front_cost(self) -> float:
+        """Expected seconds to measure the unmeasured members of the predicted front."""
+        s = self.situation()
+        keys = list(s.measured) + list(s.predicted)
+        points = [s.measured.get(k) or s.predicted[k] for k in keys]
+        return sum(self.cost(keys[i]) for i in pareto_front(points) if keys[i] in s.predicted)
+
+    def situation(self) -> Situation:
+        measured = self.measured_points()
+        tried = {c.key for c in self.store.candidates() if self.store.tuning(c) is not None}
+        skipped = {d["key"] for d in self.store.decisions() if d["action"] == "skip" and d["stage"] != "train"}
+        by_key = {c.key: c for c in self.store.candidates()}
+        predicted, guesses = {}, {}
+        for k, e in self.store.values("accuracy", "train").items():
+            if k in measured or k in tried or k in skipped:
+                continue
+            guesses[k] = self.latency_guess(by_key[k])
+            predicted[k] = (e.value, guesses[k].value)
+        values = self.store.values("latency", "predicted")
+        pairs = [(values[k].value, p[1]) for k, p in measured.items() if k in values]
+        return Situation(measured, predicted, guesses, prediction_error(pairs), self.config.reference)
+
+    def after_training(self, candidate: Candidate) -> None:
+        situation = self.situation()
+        if candidate.key not in situation.predicted:
+            return
+        choice = self.policy.decide(candidate.key, situation)
+        if choice.action == "measure":
+            self.queued.append((candidate.key, choice))
+        else:
+            self.store.add_decision(candidate, "measure", choice.action, choice.reason, choice.details)
+
+    def after_generation(self) -> None:
+        """Measure the queued candidates worth most per second, up to the policy's share."""
+        queued, self.queued = self.queued, []
+        cost = {k: self.cost(k) for k, _ in queued}
+        queued.sort(key=lambda kc: -kc[1].details.get("gain", 0.0) / cost[kc[0]])
+        measured = 0
+        for key, choice in queued:
             candidate = self.store.candidate(key)
-            if self.store.estimate(candidate, "latency", "measured") is None:
-                self.evaluator.tune_and_measure(candidate)
-        last = self.store.last_generation()
-        self.close((last["number"] if last else 0) + 1, last["population"] if last else [], blind=False)
+            spent = sum(t["seconds"] for t in self.store.tunings())
+            if measured >= self.policy.per_generation:
+                why = f"this generation's measurement went to {queued[0][0]}"
+            elif not self.policy.may_measure_now(spent, self.elapsed(), cost[key]):
+                why = (f"measuring it (about {cost[key]:.0f} s) would take the search's measuring past "
+                       f"{100 * self.policy.search_share:.0f}% of its time")
+            elif self.left() <= 0:
+                why = "the budget is spent"
+            else:
+                self.store.add_decision(candidate, "measure", "measure", choice.reason, choice.details)
+                self.measure(candidate)
+                measured += 1
+                continue
+            self.store.add_decision(candidate, "measure", "defer", f"{choice.reason}; deferred: {why}",
+                                    choice.details)
 
+    def cost(self, key: str) -> float:
+        """Expected seconds to measure a candidate: its untuned tasks from the latency guess."""
+        guess = self.guesses.get(key)
+        new_tasks = (guess.details["tasks"] - guess.details["tasks_in_store"]) if guess and "tasks" in guess.details \
+            else 0
+        return self.measurement.expected_seconds(new_tasks)
 
-def _front_keys(points: dict[str, tuple[float, float]]) -> list[str]:
-    keys = list(points)
-    return [keys[i] for i in pareto_front([points[k] for k in keys])]
+    def measure(self, candidate: Candidate) -> None:
+        self.measurement.measure(candidate)
+        self.tick()
+        self.refresh_guesses()
 
+    def refresh_guesses(self) -> None:
+        """The store or the model changed: forget the latency guesses of unmeasured candidates
+        (they are predicted again when next needed, with the new task times)."""
+        measured = self.store.values("latency", "measured")
+        self.guesses = {k: g for k, g in self.guesses.items() if k in measured}
 
-def _latency_model(board, schedules):
-    from ..costmodel.latency_model import LatencyModel
-    from ..records import store_folder
+    def pending(self) -> Candidate | None:
+        """A candidate chosen for measurement whose measurement never finished (a killed run)."""
+        chosen = {d["key"] for d in self.store.decisions() if d["action"] == "measure"}
+        for c in self.store.candidates():
+            if c.key in chosen and self.store.tuning(c) is None:
+                return c
+        return None
 
-    try:
-        return LatencyModel.load(store_folder(board.name, schedules))
-    except NacosError:
-        return None  # not fitted for this board: screening falls back to FLOPs
+    def before_generation(self) -> None:
+        if not self.final_share_started():
+            self.refit_latency_model()
 
+    def refit_latency_model(self) -> None:
+        samples = self.measured_samples()
+        if len(samples) - self.refitted_on < REFIT_EVERY:
+            return
+        info = self.latency.refit(samples)
+        self.refitted_on = len(samples)
+        if info is not None:
+            self.store.set_settings({"latency_model": info})
+            self.refresh_guesses()
+        self.tick()
 
-def _jsonable(value):
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
+    def measured_samples(self) -> list[dict]:
+        """The search's measured candidates in the latency data set's form (for refitting)."""
+        samples = []
+        by_key = {c.key: c for c in self.store.candidates()}
+        for key, e in self.store.values("latency", "measured").items():
+            if e.details.get("tasks"):
+                samples.append({"space": self.space.name, "genotype": by_key[key].genotype.to_dict(), "key": key,
+                                "target": self.board.name, "latency_ms": e.value, "tasks": e.details["tasks"]})
+        return samples
+
+    def step(self) -> bool:
+        pending = self.pending()
+        if pending is not None:
+            self.measure(pending)
+            return True
+        if not self.final_share_started():
+            return False
+        picked = self.policy.final_pick(self.situation(), self.cost)
+        if picked is None:
+            return False  # the predicted front is measured: more generations until the budget ends
+        key, choice = picked
+        candidate = self.store.candidate(key)
+        self.store.add_decision(candidate, "final", "measure", choice.reason, choice.details)
+        self.measure(candidate)
+        return True
+

@@ -1,8 +1,11 @@
 """`nacos report RUN`: a search's Pareto front as CSV, JSON and a PNG, with its hypervolume.
 
-Only candidates with a trained accuracy and a latency measured after tuning enter the front (a
-two-stage run's blind candidates are plotted, not counted). Another run (`--compare`) is drawn
-with its own front, and both hypervolumes use this run's reference point.
+Only candidates with a trained accuracy and a latency measured after tuning enter the front.
+Trained candidates whose latency was only predicted (one-stage) are drawn apart, hollow, and
+never counted. Another run (`--compare`) is drawn with its own front, and both hypervolumes use
+this run's reference point. The summary says where the budget went: candidates trained,
+predicted and measured, seconds spent training and measuring, the measurement policy's choices,
+and how the predictions made before measuring compare with the measurements.
 """
 
 from __future__ import annotations
@@ -10,29 +13,27 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..errors import NacosError
 from ..rundir import write_json
-from .loop import STUDY_FILE
 from .pareto import hypervolume, pareto_front
 from .store import StudyStore
 
 
 def open_study(run: Path) -> StudyStore:
-    if not (Path(run) / STUDY_FILE).exists():
-        raise NacosError(f"'{run}' holds no search (no {STUDY_FILE}); run `nacos search ... --out {run}` first")
-    return StudyStore(Path(run) / STUDY_FILE)
+    return StudyStore.of_run(Path(run))
 
 
 def measured_points(store: StudyStore) -> list[dict]:
+    """Every trained candidate: its measured latency (None if not measured) and its prediction."""
     rows = []
+    trained, measured = store.values("accuracy", "train"), store.values("latency", "measured")
+    predicted = store.values("latency", "predicted")
     for c in store.candidates():
-        accuracy = store.estimate(c, "accuracy", "train")
-        latency = store.estimate(c, "latency", "measured")
-        if accuracy is None:
+        if c.key not in trained:
             continue
         tuning = store.tuning(c) or {}
-        rows.append({"key": c.key, "generation": c.generation, "origin": c.origin, "accuracy": accuracy.value,
-                     "latency_ms": None if latency is None else latency.value,
+        rows.append({"key": c.key, "generation": c.generation, "origin": c.origin, "accuracy": trained[c.key].value,
+                     "latency_ms": measured[c.key].value if c.key in measured else None,
+                     "predicted_ms": predicted[c.key].value if c.key in predicted else None,
                      "trials": tuning.get("trials", 0), "tasks": tuning.get("tasks"),
                      "tasks_from_store": tuning.get("tasks_from_store"), "genotype": c.genotype.to_dict()})
     return rows
@@ -48,10 +49,18 @@ def summarize(store: StudyStore, reference=None) -> dict:
     tasks = sum(r["tasks"] or 0 for r in rows)
     from_store = sum(r["tasks_from_store"] or 0 for r in rows)
     last = store.last_generation()
+    actions: dict[str, int] = {}
+    for d in store.decisions():
+        name = f"{d['stage']}:{d['action']}"
+        actions[name] = actions.get(name, 0) + 1
     return {"mode": config.get("mode"), "space": config.get("space"), "target": config.get("target"),
             "reference": list(reference),
             "hypervolume": hypervolume([(r["accuracy"], r["latency_ms"]) for r in front], reference),
             "candidates": len(store.candidates()), "trained": len(rows), "measured": len(measured),
+            "predicted": len(store.values("latency", "predicted")),
+            "training_seconds": store.seconds_spent("accuracy", "train"),
+            "measuring_seconds": sum(t["seconds"] for t in store.tunings()),
+            "decisions": actions, "prediction": store.prediction_quality(),
             "trials": store.trials_spent(), "seconds": last["seconds"] if last else 0.0,
             "tasks_served_by_store": from_store / tasks if tasks else None,
             "generations": len(store.generations()), "front": front, "all": rows}
@@ -93,6 +102,11 @@ def plot(path: Path, summary: dict, other: dict | None, other_name) -> None:
         measured = [r for r in data["all"] if r["latency_ms"] is not None]
         ax.scatter([r["latency_ms"] for r in measured], [r["accuracy"] for r in measured], s=14, alpha=0.35,
                    color=colour)
+        guessed = [r for r in data["all"] if r["latency_ms"] is None and r["predicted_ms"] is not None]
+        if guessed:
+            ax.scatter([r["predicted_ms"] for r in guessed], [r["accuracy"] for r in guessed], s=16,
+                       facecolors="none", edgecolors=colour, alpha=0.5, linewidths=0.8,
+                       label=f"{data['mode']}: {len(guessed)} predicted only (not counted)")
         front = data["front"]
         ax.step([r["latency_ms"] for r in front], [r["accuracy"] for r in front], where="post", color=colour,
                 marker="o", label=f"{label}: HV {data['hypervolume']:.4f}, {data['measured']} measured")

@@ -4,7 +4,8 @@ Optuna's split: a study (the run's settings) holds candidates (trials: one genot
 every estimate made of a candidate is a row naming the estimator that made it and what it cost
 (accuracy from short training or a proxy or the surrogate; latency predicted by the cost model,
 measured after tuning, or untuned), plus the trials and records the tuning used. Generations are
-closed with their Pareto front and hypervolume.
+closed with their Pareto front and hypervolume, and every choice of the measurement policy
+(measure now, defer, skip, with its reason) is a `decision` row: where the budget went.
 
 Every write is one transaction (WAL journal, synchronous=FULL): a run killed at any instant,
 kill -9 included, leaves every finished write in the file and nothing half-written, and a
@@ -24,7 +25,9 @@ from pathlib import Path
 from ..errors import NacosError
 from ..spaces.base import Genotype
 
-SCHEMA_VERSION = 1
+STUDY_FILE = "study.db"  # in a search run folder
+SCHEMA_VERSION = 2
+UPGRADABLE = (1,)  # older schemas this one only adds tables to
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS study (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS candidate (
@@ -64,6 +67,14 @@ CREATE TABLE IF NOT EXISTS generation (
     population TEXT NOT NULL,            -- keys kept for the next generation
     seconds REAL NOT NULL,               -- wall time of the run so far
     trials INTEGER NOT NULL,             -- trials spent so far
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decision (
+    candidate INTEGER NOT NULL REFERENCES candidate(id),
+    stage TEXT NOT NULL,                 -- train | measure | final
+    action TEXT NOT NULL,                -- e.g. train, measure, defer, skip
+    reason TEXT NOT NULL,                -- a sentence a user can read
+    details TEXT NOT NULL DEFAULT '{}',  -- the numbers behind it
     created REAL NOT NULL
 );
 """
@@ -108,10 +119,23 @@ class StudyStore:
         except sqlite3.DatabaseError as exc:
             raise NacosError(f"'{self.path}' is not a NACOS study store ({exc}); give a new --out folder") from None
         version = self.setting("schema_version")
-        if version is None:
+        if version is None or version in UPGRADABLE:
             self.set_settings({"schema_version": SCHEMA_VERSION})
         elif version != SCHEMA_VERSION:
             raise NacosError(f"'{self.path}' has study schema {version}; this NACOS reads {SCHEMA_VERSION}")
+
+    @classmethod
+    def of_run(cls, run: Path, create: bool = False, resume: bool = False) -> StudyStore:
+        """The study of a run folder: a new one (`create`), one to continue (`resume`) or to read."""
+        path = Path(run) / STUDY_FILE
+        if create and path.exists() and not resume:
+            raise NacosError(f"'{run}' already holds a search; add --resume to continue it or give a new --out")
+        if not path.exists() and (resume or not create):
+            what = "nothing to resume" if resume else "holds no search"
+            raise NacosError(f"'{run}' {what} (no {STUDY_FILE}); run `nacos search ... --out {run}` first")
+        if not create and path.stat().st_size == 0:
+            raise NacosError(f"'{path}' is empty: not a NACOS study store")
+        return cls(path)
 
     def close(self) -> None:
         self.db.close()
@@ -196,6 +220,19 @@ class StudyStore:
     def estimate(self, candidate: Candidate, objective: str, estimator: str) -> Estimate | None:
         return self.estimates(candidate, objective).get(estimator)
 
+    def values(self, objective: str, estimator: str) -> dict[str, Estimate]:
+        """Candidate key -> its estimate by one estimator, for every candidate that has one."""
+        rows = self.db.execute("SELECT c.key, e.objective, e.estimator, e.value, e.uncertainty, e.seconds, e.details "
+                               "FROM estimate e JOIN candidate c ON c.id = e.candidate "
+                               "WHERE e.objective = ? AND e.estimator = ? ORDER BY c.id", (objective, estimator))
+        return {key: Estimate(obj, est, value, unc, sec, json.loads(details))
+                for key, obj, est, value, unc, sec, details in rows}
+
+    def seconds_spent(self, objective: str, estimator: str) -> float:
+        """What the estimates of one estimator cost in all."""
+        return float(self.db.execute("SELECT COALESCE(SUM(seconds), 0) FROM estimate WHERE objective = ? AND "
+                                     "estimator = ?", (objective, estimator)).fetchone()[0])
+
     def add_tuning(self, candidate: Candidate, tasks: int, tasks_from_store: int, trials: int,
                    seconds: float) -> None:
         with self.transaction():
@@ -209,6 +246,36 @@ class StudyStore:
 
     def trials_spent(self) -> int:
         return int(self.db.execute("SELECT COALESCE(SUM(trials), 0) FROM tuning").fetchone()[0])
+
+    def tunings(self) -> list[dict]:
+        rows = self.db.execute("SELECT tasks, tasks_from_store, trials, seconds FROM tuning ORDER BY created")
+        return [dict(zip(("tasks", "tasks_from_store", "trials", "seconds"), r)) for r in rows]
+
+    def prediction_quality(self) -> dict | None:
+        """How the latency predicted before measuring compares with the measurement (within
+        ±10 %, MAPE, Spearman, Kendall), over the candidates that have both; None without any."""
+        from ..costmodel.latency_model import score
+
+        predicted, measured = self.values("latency", "predicted"), self.values("latency", "measured")
+        keys = [k for k in measured if k in predicted]
+        return score([predicted[k].value for k in keys], [measured[k].value for k in keys]) if keys else None
+
+    # ------------------------------------------------------------------ the measurement policy's choices
+
+    def add_decision(self, candidate: Candidate, stage: str, action: str, reason: str,
+                     details: dict | None = None) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO decision VALUES (?, ?, ?, ?, ?, ?)",
+                            (candidate.id, stage, action, reason, json.dumps(details or {}), time.time()))
+
+    def decisions(self, candidate: Candidate | None = None) -> list[dict]:
+        """The policy's choices in the order they were made (of one candidate, or all)."""
+        query = ("SELECT c.key, d.stage, d.action, d.reason, d.details FROM decision d "
+                 "JOIN candidate c ON c.id = d.candidate")
+        rows = self.db.execute(query + (" WHERE d.candidate = ?" if candidate else "") + " ORDER BY d.rowid",
+                               (candidate.id,) if candidate else ())
+        return [{"key": k, "stage": st, "action": a, "reason": r, "details": json.loads(d)}
+                for k, st, a, r, d in rows]
 
     # ------------------------------------------------------------------ generations
 

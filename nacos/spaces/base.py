@@ -27,6 +27,7 @@ Choose = Callable[["Decision"], Value]
 
 _MAX_CHANGES = 3  # a mutation changes 1 decision (p=0.6), 2 (0.24) or at most 3
 _RETRIES = 64
+_DESCRIPTIONS_KEPT = 4096  # descriptions a space object keeps (a few KB each)
 
 
 def same_value(a: Value, b: Value) -> bool:
@@ -252,8 +253,18 @@ class Space(ABC):
         return model.eval()
 
     def describe(self, genotype: Genotype, input_shape: Sequence[int] | None = None):
-        """Static costs of the built network: FLOPs, parameters, peak activations, layers."""
+        """Static costs of the built network: FLOPs, parameters, peak activations, layers.
+
+        Kept per space object: a search asks it of one genotype for its constraints, FLOPs,
+        encoding and latency features, and building plus tracing costs about 0.1-0.5 s.
+        """
         from .describe import describe_module
 
         shape = tuple(input_shape or self.input_shape)
-        return describe_module(self.build(genotype, shape), shape)
+        memo = self.__dict__.setdefault("_descriptions", {})
+        key = (genotype.key(), shape)
+        if key not in memo:
+            if len(memo) >= _DESCRIPTIONS_KEPT:
+                memo.clear()
+            memo[key] = describe_module(self.build(genotype, shape), shape)
+        return memo[key]
