@@ -88,6 +88,13 @@ class RecordStore:
             store = cls._open[path] = cls(board_name, root)
         return store
 
+    @classmethod
+    def decoded(cls, board_name: str, root: Path | None = None) -> bool:
+        """Whether this process holds the folder's store decoded and current (opening is cheap)."""
+        path = store_folder(board_name, root).resolve()
+        store = cls._open.get(path)
+        return store is not None and store.stamp == _stamp(path)
+
     def synced(self) -> RecordStore:
         self.stamp = _stamp(self.path)
         return self

@@ -103,10 +103,12 @@ class TaskModel:
         return np.exp(self.model.predict(x).astype(np.float64))
 
 
-def task_times(tasks, known: dict[str, float], task_model: TaskModel) -> list[TaskTime]:
-    """Each task's time: the store's measured best where known, the task model's otherwise."""
+def task_times(tasks, known: dict[str, float], task_model: TaskModel,
+               trials: int = PLANNED_TRIALS) -> list[TaskTime]:
+    """Each task's time: the store's measured best where known, the task model's otherwise
+    (after `trials` tuning trials, the effort the unknown tasks will get)."""
     unknown = [t for t in tasks if t.key not in known]
-    predicted = dict(zip((t.key for t in unknown), task_model.predict_seconds(unknown)))
+    predicted = dict(zip((t.key for t in unknown), task_model.predict_seconds(unknown, trials=trials)))
     return [TaskTime(t.key, t.weight, known[t.key], True) if t.key in known
             else TaskTime(t.key, t.weight, float(predicted[t.key]), False) for t in tasks]
 
@@ -185,20 +187,20 @@ class LatencyModel:
     network_model: NetworkModel
     trained_on: int
 
-    def predict(self, description, tasks, known: dict[str, float]) -> Prediction:
-        times = task_times(tasks, known, self.task_model)
+    def predict(self, description, tasks, known: dict[str, float], trials: int = PLANNED_TRIALS) -> Prediction:
+        times = task_times(tasks, known, self.task_model, trials)
         schedule = schedule_features(times)
         logs = self.network_model.predict_log([description], [schedule])[:, 0]
         return Prediction(float(np.exp(logs.mean())), float(logs.std()), schedule[0], schedule[1])
 
-    def predict_genotype(self, space, genotype, task_cache, best: dict[str, tuple[float, int]]
-                         ) -> tuple[Prediction, list, dict[str, float]]:
+    def predict_genotype(self, space, genotype, task_cache, best: dict[str, tuple[float, int]],
+                         trials: int = PLANNED_TRIALS) -> tuple[Prediction, list, dict[str, float]]:
         """Predict a genotype from its tasks (`spaces.task_cache.TaskCache`) and the record
         store's best times (`records.best_times`). Returns the prediction, the tasks and the
-        store's known task times."""
+        store's known task times; `trials`: what each unknown task will be tuned with."""
         tasks = task_cache.tasks(space, genotype)
         known = {t.key: best[t.key][0] for t in tasks if t.key in best}
-        return self.predict(space.describe(genotype), tasks, known), tasks, known
+        return self.predict(space.describe(genotype), tasks, known, trials), tasks, known
 
     def save(self, folder: Path) -> Path:
         return save_model(self, folder, MODEL_FILE,

@@ -95,9 +95,10 @@ class PredictedLatency(LatencyEstimator):
     name = "predicted"
     compiler_aware = True
 
-    def __init__(self, space, store: StudyStore, board, model, records_folder):
+    def __init__(self, space, store: StudyStore, board, model, records_folder, trials_per_task: int):
         super().__init__(space, store)
         self.board, self.model, self.records_folder = board, model, records_folder
+        self.trials_per_task = max(trials_per_task, 1)  # what the tasks it does not know will get
         self.task_cache = None  # opened on the first prediction
         self._best: dict[str, tuple[float, int]] | None = None
         self._version = 0  # the model's number in this search: 0 as loaded, +1 per refit
@@ -119,7 +120,7 @@ class PredictedLatency(LatencyEstimator):
         if self.task_cache is None:
             self.task_cache = TaskCache(self.board)
         prediction, tasks, known = self.model.predict_genotype(self.space, candidate.genotype, self.task_cache,
-                                                               self.best_times())
+                                                               self.best_times(), trials=self.trials_per_task)
         bias, pairs = self.bias()
         value = prediction.latency_ms * math.exp(bias)
         details = {**prediction.to_json(), "model_ms": prediction.latency_ms, "bias": bias, "bias_from": pairs,
@@ -164,14 +165,16 @@ class PredictedLatency(LatencyEstimator):
 LATENCY_ESTIMATORS = {c.name: c for c in (FlopsLatency, PredictedLatency)}
 
 
-def create_latency(name: str, space, store: StudyStore, board=None, records_folder=None) -> LatencyEstimator:
+def create_latency(name: str, space, store: StudyStore, board=None, records_folder=None,
+                   trials_per_task: int = 8) -> LatencyEstimator:
     """`flops`, or `predicted` with the board's saved latency model (NacosError if it has none)."""
     if name == "flops":
         return FlopsLatency(space, store)
     if name == "predicted":
         from ..costmodel.latency_model import LatencyModel
 
-        return PredictedLatency(space, store, board, LatencyModel.load(records_folder), records_folder)
+        return PredictedLatency(space, store, board, LatencyModel.load(records_folder), records_folder,
+                                trials_per_task)
     raise NacosError(f"unknown latency estimator '{name}'; estimators: {', '.join(LATENCY_ESTIMATORS)}")
 
 

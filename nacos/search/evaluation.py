@@ -20,6 +20,7 @@ from .store import Candidate, StudyStore
 
 BUILD_SECONDS = 20.0  # a measurement's fixed part before this search has measured anything
 TRIAL_SECONDS = 0.7  # and the cost of one tuning trial
+DECODE_SECONDS_PER_MB = 0.8  # TVM decoding a record store, once per process
 
 
 class Training:
@@ -60,7 +61,17 @@ class Measurement:
         elif done:
             build = float(np.median([d["seconds"] - per_trial * d["trials"] for d in done]))
             build = max(build, 1.0)
-        return build + per_trial * new_tasks * self.trials_per_task
+        return build + per_trial * new_tasks * self.trials_per_task + self.decode_seconds()
+
+    def decode_seconds(self) -> float:
+        """The first build of a process decodes the record store (about 40-80 s for the shipped 68 MB)."""
+        from ..records import RECORD_FILE, WORKLOAD_FILE, RecordStore, store_folder
+
+        if RecordStore.decoded(self.board.name, self.schedules):
+            return 0.0
+        folder = store_folder(self.board.name, self.schedules)
+        size = sum((folder / f).stat().st_size for f in (RECORD_FILE, WORKLOAD_FILE) if (folder / f).exists())
+        return DECODE_SECONDS_PER_MB * size / 1e6
 
     def measure(self, candidate: Candidate) -> float | None:
         """Measured latency after tuning the candidate's new tasks; None if the build was wrong."""

@@ -311,7 +311,8 @@ class OneStageSearch(Search):
 
     def default_latency(self) -> LatencyEstimator:
         try:
-            return create_latency("predicted", self.space, self.store, self.board, self.records_folder())
+            return create_latency("predicted", self.space, self.store, self.board, self.records_folder(),
+                                  self.config.trials_per_task)
         except NacosError as exc:
             print(f"nacos: note: {exc}; one-stage screening falls back to FLOPs (compiler-blind) latency",
                   file=sys.stderr)
