@@ -86,6 +86,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def check_out_dir(out_dir: Path, force: bool) -> None:
+    """Refuse an existing artifact folder unless it is to be replaced; callers ask before building."""
+    if Path(out_dir).exists() and not force:
+        raise NacosError(f"'{out_dir}' exists already; choose another --out or pass --force to replace it")
+
+
 def export(saved: SavedNetwork, board: Board, executable, out_dir: Path, *,
            tuned_latency_ms: float | None, tasks_total: int, tasks_with_records: int,
            force: bool = False) -> Path:
@@ -93,8 +99,7 @@ def export(saved: SavedNetwork, board: Board, executable, out_dir: Path, *,
     from tvm.support import cc
 
     out_dir = Path(out_dir)
-    if out_dir.exists() and not force:
-        raise NacosError(f"'{out_dir}' exists already; choose another --out or pass --force to replace it")
+    check_out_dir(out_dir, force)  # again: it may have appeared during the build
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:

@@ -101,9 +101,12 @@ def _fail(path: Path, msg: str) -> NacosError:
 def parse_board(path: Path) -> Board:
     """Read and validate one board file."""
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))  # TOML is UTF-8, whatever the locale
     except OSError as exc:
         raise NacosError(f"cannot read board file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise _fail(path, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}; "
+                          f"TOML files are UTF-8)") from None
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, f"not valid TOML ({exc})") from None
     for key in raw:
@@ -116,6 +119,8 @@ def parse_board(path: Path) -> Board:
             continue
         if not isinstance(raw[key], typ) or isinstance(raw[key], bool):
             raise _fail(path, f"field '{key}' has the wrong type ({type(raw[key]).__name__})")
+    if raw["name"] != path.stem:  # --target NAME finds the file by its name, the record store by the field
+        raise _fail(path, f"field 'name' is '{raw['name']}' but the file is named '{path.stem}'")
     if raw["arch"] not in ARCHES:
         raise _fail(path, f"field 'arch' must be one of {', '.join(ARCHES)} (got '{raw['arch']}')")
     notes: list[str] = []
@@ -164,9 +169,6 @@ def load_board(name_or_path: str) -> Board:
     for folder in reversed(board_dirs()):
         candidate = folder / f"{name_or_path}.toml"
         if candidate.exists():
-            board = parse_board(candidate)
-            if board.name != name_or_path:
-                raise _fail(candidate, f"field 'name' is '{board.name}' but the file is named '{name_or_path}'")
-            return board
+            return parse_board(candidate)  # which checks that its name is the file's
     known = ", ".join(sorted({p.stem for d in board_dirs() for p in d.glob("*.toml")}))
     raise NacosError(f"unknown target '{name_or_path}'; known targets: {known} (or give a .toml board file)")

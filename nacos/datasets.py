@@ -1,8 +1,8 @@
 """Real image data for accuracy estimates, found on disk, never downloaded.
 
 - `fashion-mnist`: Zalando's Fashion-MNIST (60k + 10k grey 28x28 images, 10 classes) from Debian's
-  `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist) or a folder named by `$NACOS_DATA`
-  (the four idx .gz files in it or in its `fashion-mnist/` subfolder).
+  `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist) or, when `$NACOS_DATA` is set, only
+  from the folder it names (the four idx .gz files in it or in its `fashion-mnist/` subfolder).
 - `digits`: scikit-learn's bundled 1,797 grey 8x8 digits, a fallback that needs no system package.
 
 Splits are deterministic (seeded permutations fixed here): Fashion-MNIST keeps its official test
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,33 +90,51 @@ def load_dataset(name: str) -> Dataset:
 
 
 def fashion_mnist_folder() -> Path:
-    """Where the four Fashion-MNIST files are, or a NacosError that says how to get them."""
-    candidates = []
+    """Where the four Fashion-MNIST files are, or a NacosError that says how to get them.
+
+    A folder named by $NACOS_DATA is used or refused, never replaced by the system copy: a
+    result computed on other data than the user asked for would look right and be wrong.
+    """
+    needed = [f for pair in FASHION_FILES.values() for f in pair]
     if os.environ.get("NACOS_DATA"):
         root = Path(os.environ["NACOS_DATA"])
-        candidates += [root / "fashion-mnist", root]
-    candidates.append(SYSTEM_FASHION_MNIST)
-    needed = [f for pair in FASHION_FILES.values() for f in pair]
-    for folder in candidates:
-        if all((folder / f).is_file() for f in needed):
-            return folder
-    raise NacosError(f"Fashion-MNIST not found (looked in {', '.join(map(str, candidates))}); install it with "
+        for folder in (root / "fashion-mnist", root):
+            if all((folder / f).is_file() for f in needed):
+                return folder
+        raise NacosError(f"Fashion-MNIST not found in NACOS_DATA folder '{root}' (nor in its fashion-mnist/ "
+                         f"subfolder): it needs {', '.join(needed)}; put them there, or unset NACOS_DATA to use "
+                         f"the system copy ({SYSTEM_FASHION_MNIST})")
+    if all((SYSTEM_FASHION_MNIST / f).is_file() for f in needed):
+        return SYSTEM_FASHION_MNIST
+    raise NacosError(f"Fashion-MNIST not found (looked in {SYSTEM_FASHION_MNIST}); install it with "
                      f"`apt-get install dataset-fashion-mnist`, or set NACOS_DATA to a folder holding "
                      f"{', '.join(needed)}, or use --dataset digits")
 
 
+def _damaged(path: Path, what: str) -> NacosError:
+    """A file that is there but unusable: only a new copy helps."""
+    return NacosError(f"'{path}' {what}; replace the file (the system copy: apt-get install --reinstall "
+                      f"dataset-fashion-mnist)")
+
+
 def read_idx(path: Path) -> np.ndarray:
     """An idx file (LeCun's MNIST format, gzip): big-endian dims after a magic of 0x0000 08 NDIM."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # not gzip, cut short, corrupt inside
+        raise _damaged(path, f"is not a whole gzip file ({exc})") from None
+    except OSError as exc:
+        raise NacosError(f"cannot read '{path}': {exc.strerror or exc}") from None
     if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08:
-        raise NacosError(f"'{path}' is not an idx file of unsigned bytes; reinstall dataset-fashion-mnist")
+        raise _damaged(path, "is not an idx file of unsigned bytes")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise _damaged(path, "is truncated (within its header)")
     dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
-        raise NacosError(f"'{path}' is truncated ({body.size} of {int(np.prod(dims))} bytes); "
-                         f"reinstall dataset-fashion-mnist")
+        raise _damaged(path, f"is truncated ({body.size} of {int(np.prod(dims))} bytes)")
     return body.reshape(dims)
 
 

@@ -141,12 +141,16 @@ def load_python_model(spec: str):
     sys.modules[module_name] = module
     try:
         loader.loader.exec_module(module)
-    except Exception as exc:
-        raise NacosError(f"importing '{path}' failed: {_first_line(exc)}") from None
+    except (Exception, SystemExit) as exc:  # the user's code: any error, or a stray sys.exit() at import
+        sys.modules.pop(module_name, None)
+        raise NacosError(f"importing '{path}' failed: {_type_and_first_line(exc)}") from None
     builder = getattr(module, func_name, None)
     if not callable(builder):
         raise NacosError(f"'{path}' has no function '{func_name}' (expected FILE.py:FUNCTION returning an nn.Module)")
-    model = builder()
+    try:
+        model = builder()
+    except (Exception, SystemExit) as exc:
+        raise NacosError(f"calling {func_name}() of '{path}' failed: {_type_and_first_line(exc)}") from None
     import torch
 
     if not isinstance(model, torch.nn.Module):
@@ -247,3 +251,9 @@ def load_network(spec: str, input_shapes: Sequence[Sequence[int]] = ()) -> Netwo
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def _type_and_first_line(exc: BaseException) -> str:
+    """'ValueError: bad width': for errors of the user's code, whose type says as much as its text."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

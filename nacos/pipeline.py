@@ -68,7 +68,11 @@ def tune_network(network: Network, board: Board, out: Path, trials: int, *, sche
 
 
 def export_run(run: Path, board: Board, out: Path, *, schedules: Path | None = None, force: bool = False) -> dict:
-    """Build a tuned run for a board with that board's records and write the artifact."""
+    """Build a tuned run for a board with that board's records and write the artifact.
+
+    An existing `out` is refused first: the build and the check take a minute or more.
+    """
+    artifact.check_out_dir(out, force)
     saved = rundir.load_network(run)
     tasks = extract_tasks(saved.mod, board.target())
     store = RecordStore.open(board.name, schedules)

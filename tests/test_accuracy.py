@@ -79,7 +79,7 @@ def test_digits_fallback_resizes():
 
 
 def test_missing_fashion_mnist_says_how_to_install(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("NACOS_DATA", str(tmp_path))
+    monkeypatch.delenv("NACOS_DATA", raising=False)
     monkeypatch.setattr(datasets, "SYSTEM_FASHION_MNIST", tmp_path / "nowhere")
     with pytest.raises(NacosError, match="apt-get install dataset-fashion-mnist"):
         datasets.load_dataset("fashion-mnist")
@@ -107,6 +107,43 @@ def test_truncated_idx_file_is_refused(tmp_path):
         f.write(b"\0\0\x08\x03" + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + b"\0" * 100)
     with pytest.raises(NacosError, match="truncated"):
         datasets.read_idx(path)
+
+
+def test_nacos_data_without_the_files_is_refused_not_replaced(tmp_path, monkeypatch, capsys):
+    """A folder the user names is used or refused: the system copy must not stand in for it."""
+    needed = [f for pair in datasets.FASHION_FILES.values() for f in pair]
+    system = tmp_path / "system"
+    system.mkdir()
+    for name in needed:
+        (system / name).write_bytes(b"")
+    (tmp_path / "mine").mkdir()
+    monkeypatch.setattr(datasets, "SYSTEM_FASHION_MNIST", system)
+    monkeypatch.setenv("NACOS_DATA", str(tmp_path / "mine"))
+    with pytest.raises(NacosError) as err:
+        datasets.fashion_mnist_folder()
+    assert f"NACOS_DATA folder '{tmp_path / 'mine'}'" in str(err.value) and all(n in str(err.value) for n in needed)
+    assert main(["accuracy", "mbconv", "--estimators", "train"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nacos: error: Fashion-MNIST not found in NACOS_DATA folder")
+    monkeypatch.delenv("NACOS_DATA")
+    assert datasets.fashion_mnist_folder() == system  # without NACOS_DATA the system copy is the one
+
+
+@pytest.mark.parametrize("damage", ["not-gzip", "cut-short"])
+def test_corrupt_fashion_mnist_file_says_to_replace_it(tmp_path, monkeypatch, capsys, damage):
+    import gzip
+
+    payload = np.random.default_rng(0).bytes(4096)  # incompressible: half the stream is half the data
+    content = b"not a gzip file" if damage == "not-gzip" else gzip.compress(payload)[:2000]
+    for name in [f for pair in datasets.FASHION_FILES.values() for f in pair]:
+        (tmp_path / name).write_bytes(content)
+    monkeypatch.setenv("NACOS_DATA", str(tmp_path))
+    with pytest.raises(NacosError, match="is not a whole gzip file.*replace the file") as err:
+        datasets.load_dataset("fashion-mnist")
+    assert str(tmp_path / datasets.FASHION_FILES["train"][0]) in str(err.value)
+    assert main(["accuracy", "mbconv", "--estimators", "train"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nacos: error: ") and "replace the file" in lines[0]
 
 
 # ------------------------------------------------------------------ short training

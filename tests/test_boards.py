@@ -48,6 +48,7 @@ def test_user_board_folder(tmp_path, monkeypatch):
     (lambda t: t.replace('cross_compiler = "aarch64-linux-gnu-g++"\n', ''), "'cross_compiler'"),
     (lambda t: t.replace('mtriple = "aarch64-linux-gnu"\n', ''), "'tvm_target.mtriple'"),
     (lambda t: t.replace('threads = 4', 'threads = [4'), "not valid TOML"),
+    (lambda t: t.replace('name = "myboard"', 'name = "yourboard"'), "'name' is 'yourboard'"),
 ])
 def test_bad_board_file_names_the_field(tmp_path, edit, field):
     path = tmp_path / "myboard.toml"
@@ -60,3 +61,20 @@ def test_bad_board_file_names_the_field(tmp_path, edit, field):
 def test_unknown_target_lists_known_ones():
     with pytest.raises(NacosError, match="unknown target 'pi9'.*rpi4"):
         load_board("pi9")
+
+
+def test_board_file_given_by_path_must_be_named_after_its_name(tmp_path):
+    """`--target NAME` finds a file by its file name, the record store by `name`: the two must agree."""
+    path = tmp_path / "other.toml"
+    path.write_text(BOARD)
+    with pytest.raises(NacosError) as err:
+        load_board(str(path))
+    assert "field 'name' is 'myboard' but the file is named 'other'" in str(err.value) and str(path) in str(err.value)
+
+
+def test_board_file_that_is_not_utf8_names_the_file(tmp_path):
+    path = tmp_path / "myboard.toml"
+    path.write_bytes(BOARD.replace('"test"', '"caf\xe9"').encode("latin-1"))
+    with pytest.raises(NacosError, match="not UTF-8 text") as err:
+        load_board(str(path))
+    assert str(path) in str(err.value)

@@ -31,6 +31,9 @@ def test_targets_lists_boards_with_their_tvm_target():
     ("dynamic-onnx", "dynamic shape"),
     ("board-without-rpc", "cannot be measured on this machine"),
     ("negative-trials", "--trials must be 0 or more"),
+    ("board-not-utf8", "cafe.toml: not UTF-8 text"),
+    ("board-named-otherwise", "field 'name' is 'fast' but the file is named 'slow'"),
+    ("model-function-raises", "failed: RuntimeError: no weights file"),
 ])
 def test_bad_input_exits_nonzero_with_one_line(tmp_path, models_py, case, pattern):
     out = tmp_path / "out"
@@ -43,6 +46,11 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path, models_py, case, patter
         "dynamic-onnx": lambda: [str(make_onnx(tmp_path / "d.onnx", dynamic=True))],
         "board-without-rpc": lambda: [str(make_onnx(tmp_path / "m.onnx")), "--target", "rpi4"],
         "negative-trials": lambda: [str(make_onnx(tmp_path / "m.onnx")), "--trials", "-3"],
+        "board-not-utf8": lambda: [str(make_onnx(tmp_path / "m.onnx")), "--target",
+                                   _board(tmp_path / "cafe.toml", BOARD.format(name="cafe").encode() + b"# caf\xe9\n")],
+        "board-named-otherwise": lambda: [str(make_onnx(tmp_path / "m.onnx")), "--target",
+                                          _board(tmp_path / "slow.toml", BOARD.format(name="fast").encode())],
+        "model-function-raises": lambda: [_failing_model(tmp_path), "--input-shape", "1,4"],
     }[case]()
     res = nacos("tune", *args, "--out", str(out), "--quiet")
     assert res.returncode == 2
@@ -56,6 +64,20 @@ def _corrupt(tmp_path):
     path = tmp_path / "corrupt.onnx"
     path.write_bytes(b"\x0a\x05hello this is not an onnx protobuf")
     return path
+
+
+BOARD = 'name = "{name}"\ndescription = "test"\narch = "x86_64"\nthreads = 1\n[tvm_target]\nkind = "llvm"\n'
+
+
+def _board(path, content: bytes) -> str:
+    path.write_bytes(content)
+    return str(path)
+
+
+def _failing_model(tmp_path) -> str:
+    path = tmp_path / "failing.py"
+    path.write_text("def build():\n    raise RuntimeError('no weights file')\n")
+    return f"{path}:build"
 
 
 def test_run_on_a_folder_that_is_no_artifact(tmp_path):

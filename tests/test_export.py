@@ -67,3 +67,17 @@ def test_existing_artifact_is_not_overwritten_without_force(run):
         export_run(run / "run", load_board("rpi3"), run / "art-f", schedules=run / "schedules")
     export_run(run / "run", load_board("rpi3"), run / "art-f", schedules=run / "schedules", force=True)
     assert not [p for p in run.iterdir() if p.name.startswith(".art-f")]  # no staging left behind
+
+
+def test_existing_out_is_refused_before_any_build(tmp_path, capsys):
+    """Refused at once, not after a minute of building: the run folder is not even read (here it does not exist)."""
+    out = tmp_path / "art"
+    out.mkdir()
+    (out / "mine.txt").write_text("kept")
+    with pytest.raises(NacosError, match="exists already.*--force"):
+        export_run(tmp_path / "no-run", load_board("x86"), out)
+    assert main(["export", str(tmp_path / "no-run"), "--target", "x86", "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == (f"nacos: error: '{out}' exists already; choose another --out or pass "
+                                            f"--force to replace it")
+    assert [p.name for p in tmp_path.iterdir()] == ["art"] and (out / "mine.txt").read_text() == "kept"

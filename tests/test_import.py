@@ -46,6 +46,12 @@ def test_onnx_dynamic_shape_needs_input_shape(tmp_path, x86):
         load_network(str(path), [(2, 3, 9, 8)])
 
 
+def _user_model(folder, name, source):
+    """A FILE.py:build model spec whose file holds `source`."""
+    (folder / f"{name}.py").write_text(source)
+    return f"{folder / name}.py:build"
+
+
 @pytest.mark.parametrize("setup, pattern", [
     (lambda d, m: (d / "bad.onnx").write_bytes(b"\x08\x01garbage-not-protobuf") and str(d / "bad.onnx"),
      "is not a valid ONNX model"),
@@ -54,6 +60,10 @@ def test_onnx_dynamic_shape_needs_input_shape(tmp_path, x86):
     (lambda d, m: f"{m}:build_unsupported", "does not support: special_bessel_j0"),
     (lambda d, m: f"{m}:build_not_a_module", "not a torch.nn.Module"),
     (lambda d, m: f"{m}:no_such_function", "has no function 'no_such_function'"),
+    (lambda d, m: _user_model(d, "fails_on_import", "raise ValueError('weights.pt not found')\n"),
+     "importing '.*fails_on_import.py' failed: ValueError: weights.pt not found"),
+    (lambda d, m: _user_model(d, "fails_on_call", "def build():\n    return {}['width']\n"),
+     r"calling build\(\) of '.*fails_on_call.py' failed: KeyError: 'width'"),
     (lambda d, m: "builtin:resnet9000", "unknown built-in model"),
     (lambda d, m: "model.tflite", "cannot tell what model"),
 ])

@@ -35,7 +35,7 @@ def finished_rows(db: Path) -> dict:
 
 def test_one_stage_predicts_every_candidate_measures_few_and_reports(tmp_path, search_schedules, capsys):
     out = tmp_path / "s1"
-    assert main(["search", *TINY, "--budget", "90s", "--seed", "1", "--out", str(out),
+    assert main(["search", *TINY, "--budget", "75s", "--seed", "1", "--out", str(out),
                  "--schedules", str(search_schedules), "--quiet", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     db = out / "study.db"
@@ -77,7 +77,7 @@ def test_one_stage_predicts_every_candidate_measures_few_and_reports(tmp_path, s
 
 def test_two_stage_trains_blind_then_measures_its_flops_front(tmp_path, search_schedules, capsys):
     out = tmp_path / "s2"
-    assert main(["search", *TINY, "--mode", "two-stage", "--strategy", "random", "--budget", "60s",
+    assert main(["search", *TINY, "--mode", "two-stage", "--strategy", "random", "--budget", "45s",
                  "--out", str(out), "--schedules", str(search_schedules), "--quiet", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     db = out / "study.db"
@@ -99,7 +99,7 @@ def test_python_caller_passes_its_own_strategy_and_policy(tmp_path, search_sched
     from nacos.search.strategy import get_strategy
 
     config = SearchConfig(space="mbconv", dataset="digits", population=2, children=3, evaluate_per_generation=1,
-                          trials_per_task=1, train_images=300, reference=(0.0, 50.0), budget_seconds=40, seed=2,
+                          trials_per_task=1, train_images=300, reference=(0.0, 50.0), budget_seconds=30, seed=2,
                           strategy="regularized")
     search = OneStageSearch(config, tmp_path / "s3", schedules=search_schedules, progress=False,
                             strategy=get_strategy("regularized"), policy=MeasureAll())
@@ -117,7 +117,7 @@ def test_python_caller_passes_its_own_strategy_and_policy(tmp_path, search_sched
 
 def test_killed_measurement_resumes_without_losing_or_redoing_work(tmp_path, search_schedules):
     out = tmp_path / "s4"
-    command = [sys.executable, "-m", "nacos", "search", *TINY, "--budget", "70s", "--seed", "1", "--out", str(out),
+    command = [sys.executable, "-m", "nacos", "search", *TINY, "--budget", "55s", "--seed", "1", "--out", str(out),
                "--schedules", str(search_schedules), "--quiet"]
     env = {**os.environ, "TVM_NUM_THREADS": "2"}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -147,7 +147,7 @@ def test_killed_measurement_resumes_without_losing_or_redoing_work(tmp_path, sea
     assert all(after[k] == v for k, v in before.items())  # kept, and not evaluated again
     assert (started[0][0], "latency", "measured") in after  # the interrupted measurement was finished
     assert rows(db, "SELECT COUNT(*) FROM tuning WHERE candidate = ?", started[0])[0][0] == 1
-    assert elapsed(db) >= 70 > elapsed_at_kill
+    assert elapsed(db) >= 55 > elapsed_at_kill
 
 
 def elapsed(db: Path) -> float:
@@ -263,3 +263,17 @@ def test_constraints_keep_every_candidate_within_limits(tmp_path):
                                                           key=lambda g: space.describe(g).flops)))
     with pytest.raises(Exception, match="--max-params must be positive"):
         SearchConfig(max_params=0).check()
+
+
+def test_final_share_starts_by_the_budget_or_the_front_cost_but_never_before_half(tmp_path, monkeypatch):
+    from nacos.search.config import SearchConfig
+    from nacos.search.loop import OneStageSearch
+
+    search = OneStageSearch(SearchConfig(dataset="digits", budget_seconds=1000, final_share=0.25), tmp_path / "s",
+                            schedules=tmp_path / "none", progress=False)
+    for front_cost, cases in ((10_000.0, ((100, False), (499, False), (500, True))),  # an expensive front
+                              (0.0, ((600, False), (749, False), (750, True)))):  # a measured one
+        monkeypatch.setattr(search, "front_cost", lambda c=front_cost: c)
+        for elapsed, started in cases:
+            monkeypatch.setattr(search, "elapsed", lambda e=elapsed: float(e))
+            assert search.final_share_started() is started, (front_cost, elapsed)

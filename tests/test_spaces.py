@@ -16,7 +16,7 @@ from nacos import compiler, zoo
 from nacos.board import load_board
 from nacos.errors import NacosError
 from nacos.spaces import SPACES, Genotype, get_space
-from nacos.spaces.cli import add_parser
+from nacos.spaces.cli import add_parser, read_genotype
 from nacos.spaces.describe import describe_module
 from nacos.spaces.grassroots import GrassrootsSpace
 from nacos.spaces.hybrid import HybridSpace
@@ -137,6 +137,17 @@ def test_genotype_of_another_space_or_with_bad_values_is_rejected():
         mbconv.load('{"space": "mbconv", "decisions": [1, 2]}')
     with pytest.raises(NacosError, match="decision 'width' has value \\[0.5\\]"):
         Genotype.from_json('{"space": "mbconv", "decisions": {"width": [0.5]}}')
+
+
+def test_genotype_json_nested_too_deep_is_one_error(tmp_path):
+    """json.loads recurses once per level: 100,000 brackets must end in a NacosError, not a RecursionError."""
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(NacosError, match="genotype is not valid JSON"):
+        Genotype.from_json(deep)
+    path = tmp_path / "deep.json"
+    path.write_text(deep)
+    with pytest.raises(NacosError, match="deep.json': genotype is not valid JSON"):
+        read_genotype(get_space("mbconv"), path)
 
 
 def test_inactive_decision_is_rejected():

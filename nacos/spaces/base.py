@@ -78,6 +78,8 @@ class Genotype:
                 data = json.loads(data)
             except json.JSONDecodeError as exc:
                 raise NacosError(f"genotype is not valid JSON: {exc}") from None
+            except RecursionError:  # json recurses per nesting level; a genotype is two levels deep
+                raise NacosError("genotype is not valid JSON: nested too deeply to be a genotype") from None
         if not isinstance(data, dict) or not isinstance(data.get("space"), str) \
                 or not isinstance(data.get("decisions"), dict):
             raise NacosError('a genotype is a JSON object {"space": NAME, "decisions": {NAME: VALUE, ...}}')
