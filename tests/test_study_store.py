@@ -75,6 +75,7 @@ def test_candidates_estimates_and_generations_round_trip(tmp_path, genotypes):
     assert again.settings() == {"schema_version": 2, "space": "nb201", "budget_s": 60}
     assert set(again.values("latency", "measured")) == {first.key} and again.values("latency", "nope") == {}
     assert again.values("accuracy", "train")[first.key].value == 0.81
+    assert again.measuring_seconds() == 71.0
     again.add_decision(child, "measure", "skip", "dominated", {"gain": 0.0})
     assert again.decisions() == [{"key": child.key, "stage": "measure", "action": "skip", "reason": "dominated",
                                   "details": {"gain": 0.0}}]

@@ -293,7 +293,7 @@ class Search:
                 "trained": len(self.store.values("accuracy", "train")),
                 "predicted": len(self.store.values("latency", "predicted")), "measured": len(points),
                 "rejected": self.rejected, "trials": self.store.trials_spent(), "seconds": self.elapsed(),
-                "measuring_seconds": sum(t["seconds"] for t in self.store.tunings()),
+                "measuring_seconds": self.store.measuring_seconds(),
                 "front": front, "hypervolume": hypervolume([points[k] for k in front], self.config.reference),
                 "prediction": self.store.prediction_quality()}
 
@@ -370,7 +370,7 @@ class OneStageSearch(Search):
         measured = 0
         for key, choice in queued:
             candidate = self.store.candidate(key)
-            spent = sum(t["seconds"] for t in self.store.tunings())
+            spent = self.store.measuring_seconds()
             if measured >= self.policy.per_generation:
                 why = f"this generation's measurement went to {queued[0][0]}"
             elif not self.policy.may_measure_now(spent, self.elapsed(), cost[key]):

@@ -59,7 +59,7 @@ def summarize(store: StudyStore, reference=None) -> dict:
             "candidates": len(store.candidates()), "trained": len(rows), "measured": len(measured),
             "predicted": len(store.values("latency", "predicted")),
             "training_seconds": store.seconds_spent("accuracy", "train"),
-            "measuring_seconds": sum(t["seconds"] for t in store.tunings()),
+            "measuring_seconds": store.measuring_seconds(),
             "decisions": actions, "prediction": store.prediction_quality(),
             "trials": store.trials_spent(), "seconds": last["seconds"] if last else 0.0,
             "tasks_served_by_store": from_store / tasks if tasks else None,

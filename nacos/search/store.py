@@ -247,6 +247,10 @@ class StudyStore:
     def trials_spent(self) -> int:
         return int(self.db.execute("SELECT COALESCE(SUM(trials), 0) FROM tuning").fetchone()[0])
 
+    def measuring_seconds(self) -> float:
+        """What tuning and measuring the candidates cost in all."""
+        return float(self.db.execute("SELECT COALESCE(SUM(seconds), 0) FROM tuning").fetchone()[0])
+
     def tunings(self) -> list[dict]:
         rows = self.db.execute("SELECT tasks, tasks_from_store, trials, seconds FROM tuning ORDER BY created")
         return [dict(zip(("tasks", "tasks_from_store", "trials", "seconds"), r)) for r in rows]
