@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import struct
 import tempfile
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from . import compiler
 from .board import ARCHES, Board
 from .errors import NacosError
-from .rundir import SavedNetwork, load_arrays, save_arrays, write_json
+from .rundir import SavedNetwork, save_arrays, write_json
 
 LIBRARY = "model.so"
 MANIFEST = "manifest.json"
@@ -78,7 +81,7 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {}
-    for pkg in ("nacos", "apache-tvm", "apache-tvm-ffi", "torch", "numpy", "onnx"):
+    for pkg in ("nacos", "apache-tvm", "apache-tvm-ffi", "torch", "numpy", "onnx", "onnxruntime", "onnxslim"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -179,19 +182,89 @@ def verify_and_time(art: Artifact, repeat: int = 50, tolerance: float | None = N
     import tvm
 
     ref = art.manifest["reference"]
-    inputs = load_arrays(art.path, "input", len(ref["inputs"]))
-    expected = load_arrays(art.path, "output", len(ref["outputs"]))
+    inputs, expected = load_reference(art)
     with compiler.native_stderr_filtered():
         vm = compiler.load_vm(tvm.runtime.load_module(str(art.library)))
-    check = compiler.compare(compiler.run(vm, inputs), expected, tolerance or ref["tolerance"])
+    outputs = _run_checked(art, vm, inputs)
+    check = compiler.compare(outputs, expected, tolerance or ref["tolerance"])
     timing = compiler.time_ms(vm, inputs, repeat=repeat)
     return {"max_abs_error": check.max_abs_error, "relative_error": check.relative_error,
             "tolerance": check.tolerance, "ok": check.ok, **timing,
             "tuned_latency_ms": art.manifest["tuning"]["latency_ms"]}
 
 
+def load_reference(art: Artifact) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The reference inputs and outputs, each checked against the tensor the manifest states.
+
+    A manifest that lies about a shape is refused here, before the library is run on it.
+    """
+    ref = art.manifest["reference"]
+    loaded = []
+    for kind, specs, files in (("input", art.manifest["inputs"], ref["inputs"]),
+                               ("output", art.manifest["outputs"], ref["outputs"])):
+        if len(specs) != len(files):
+            raise NacosError(f"'{art.path / MANIFEST}' states {len(specs)} {kind}s but names {len(files)} reference "
+                             f"{kind} files; export the artifact again")
+        arrays = []
+        for k, (spec, name) in enumerate(zip(specs, files)):
+            file = art.path / name
+            try:
+                array = np.load(file, allow_pickle=False)
+            except FileNotFoundError:
+                raise NacosError(f"'{file}' is missing; export the artifact again") from None
+            except (ValueError, OSError, EOFError) as exc:
+                raise NacosError(f"'{file}' is not a readable .npy file ({exc}); export the artifact again") from None
+            stated = _stated(spec)
+            if (list(array.shape), str(array.dtype)) != stated:
+                raise NacosError(f"'{file}' holds {list(array.shape)} {array.dtype} but the manifest states {kind} {k} "
+                                 f"'{spec.get('name')}' as {stated[0]} {stated[1]}; the manifest does not describe "
+                                 f"this artifact: export it again")
+            arrays.append(array)
+        loaded.append(arrays)
+    return loaded[0], loaded[1]
+
+
+def _stated(spec) -> tuple[list[int], str]:
+    """(shape, dtype) of a manifest tensor entry."""
+    shape, dtype = (spec.get("shape"), spec.get("dtype")) if isinstance(spec, dict) else (None, None)
+    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape) and isinstance(dtype, str)):
+        raise NacosError(f"manifest tensor entry {spec!r} needs a static 'shape' (list of integers) and a 'dtype'; "
+                         f"export the artifact again")
+    return shape, dtype
+
+
+# The Relax VM checks every parameter on entry; its message names the parameter and its real type.
+_PARAM_CHECK = re.compile(r"loc=param\[(\d+)\], param=[^,]*, annotation=(R\.Tensor\(.*?\))\)")
+
+
+def _run_checked(art: Artifact, vm, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Run the entry once on the manifest's inputs; a library that takes other tensors is refused.
+
+    The VM executable keeps no parameter shapes to read, but its entry function checks each
+    argument's rank, dtype and shape against the compiled signature, so the first run is the check.
+    """
+    arity = vm._get_function_arity("main")  # the function compiler.run calls
+    if arity != len(inputs):
+        raise NacosError(f"'{art.library}' takes {arity} inputs but its manifest states {len(inputs)}; "
+                         f"the manifest does not describe this library: export the artifact again")
+    try:
+        return compiler.run(vm, inputs)
+    except Exception as exc:  # the VM's check raises RuntimeError / ValueError / TypeError
+        text = " ".join(str(exc).split())
+        found = _PARAM_CHECK.search(text)
+        if found is None:
+            raise NacosError(f"running '{art.library}' on the manifest's inputs failed: {text[:300]}; "
+                             f"export the artifact again") from None
+        k = int(found.group(1))
+        spec = art.manifest["inputs"][k] if k < len(art.manifest["inputs"]) else {}
+        raise NacosError(f"'{art.library}' takes {found.group(2)} as input {k}, not the {spec.get('shape')} "
+                         f"{spec.get('dtype')} its manifest states; the manifest does not describe this library: "
+                         f"export the artifact again") from None
+
+
 def describe_foreign(art: Artifact) -> dict:
     """What can be checked here of an artifact for another architecture: its ELF header."""
+    load_reference(art)
     info = read_elf(art.library)
     return {"elf_machine": info.arch, "elf_bits": info.bits, "hard_float": info.hard_float,
             "ok": True, "note": f"{art.arch} library: ELF checked; run it on the board (nacos-run) to time it"}

@@ -17,6 +17,7 @@ from .accuracy.cli import add_parser as add_accuracy_parser
 from .search.cli import add_parser as add_search_parser
 from .spaces.cli import add_parser as add_space_parser
 from .costmodel.cli import add_parser as add_costmodel_parser
+from .records_cli import add_parser as add_records_parser
 
 DEMO_MODEL = "builtin:tiny-cnn"
 DEMO_TRIALS = 160
@@ -116,7 +117,7 @@ def cmd_export(args) -> int:
     out = export_run(run, board, Path(args.out), schedules=args.schedules, force=args.force)
     print(json.dumps(out, indent=1) if args.json else
           f"exported {out['path']} for {board.name} ({out['elf_machine']}, {out['tasks_with_records']}/"
-          f"{out['tasks']} tasks tuned)")
+          f"{out['tasks']} tasks tuned, records from {out['schedules']})")
     return 0
 
 
@@ -154,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=None, help="global trial budget for the new tasks (default 1000)")
     p.add_argument("--out", type=Path, help="run folder (rerun with the same folder to resume)")
     p.add_argument("--input-shape", action="append", help="static input shape, e.g. 1,3,224,224 (once per input)")
-    p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/)")
+    p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/, "
+                                                 "or the one --out was tuned with)")
     p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker to measure on a board")
     p.add_argument("--rpc-key", help="device key registered with the tracker")
     p.add_argument("--repeat", type=int, default=50, help="timing repeats of the tuned network")
@@ -167,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pick", help="key of a search candidate to export (see nacos report)")
     p.add_argument("--target", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--schedules", type=Path)
+    p.add_argument("--schedules", type=Path, help="record store root (default: the one the run was tuned with)")
     p.add_argument("--force", action="store_true", help="replace an existing artifact folder")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)
@@ -182,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_costmodel_parser(sub)
     add_accuracy_parser(sub)
     add_search_parser(sub)
+    add_records_parser(sub)
     return parser
 
 

@@ -2,7 +2,9 @@
 
 The Relax module has its weights bound as constants and batch-norm folded into convolutions (so
 that the fused tasks are the ones MetaSchedule should tune, see ../shared/notes/tvm-0.27.md). The
-reference runs the source framework on the same inputs, so every build can be checked against it.
+reference runs the source framework on the same inputs, so every build can be checked against it:
+PyTorch itself, or for an ONNX file ONNX Runtime (nothing else). ONNX shape subgraphs are folded
+before import (onnx_fold).
 """
 
 from __future__ import annotations
@@ -162,7 +164,12 @@ def load_python_model(spec: str):
 
 
 def from_onnx(path: str | Path, input_shapes: Sequence[Sequence[int]] = ()) -> Network:
-    """Import an ONNX file; the real inputs are the graph inputs that are not initializers."""
+    """Import an ONNX file; the real inputs are the graph inputs that are not initializers.
+
+    With the input shapes fixed (given, or static in the file) the shape subgraphs are folded
+    first (onnx_fold), since the Relax frontend fails on many of them. ONNX Runtime runs the file
+    itself as the reference.
+    """
     import onnx
     from onnx import helper
 
@@ -198,36 +205,90 @@ def from_onnx(path: str | Path, input_shapes: Sequence[Sequence[int]] = ()) -> N
             raise NacosError(f"input '{inp.name}' has dtype {dtype}; NACOS handles float inputs only")
         specs.append(TensorSpec(inp.name, shape, dtype))
 
-    import tvm
-    from tvm.relax.frontend.onnx import from_onnx as relax_from_onnx
+    from .onnx_fold import fold_shapes
 
-    try:
-        mod = relax_from_onnx(model, shape_dict={s.name: list(s.shape) for s in specs},
-                              keep_params_in_input=False)
-    except tvm.error.OpNotImplemented as exc:
-        raise NacosError(f"'{path}': {_first_line(exc).rstrip('.')}; replace them in the model") from None
-
-    reference = _onnx_reference(model, path, [s.name for s in specs])
+    ort = _onnxruntime()  # before folding, which evaluates constant subgraphs with it too
+    folded = fold_shapes(model, {s.name: s.shape for s in specs}, str(path))
+    mod = _relax_from_onnx(folded, path, specs)
+    reference = _onnx_reference(ort, path, [s.name for s in specs])
     return Network(name=path.stem, mod=prepare(mod), inputs=specs, reference=reference, framework="onnx")
 
 
-def _onnx_reference(model, path: Path, input_names: list[str]):
-    """ONNX Runtime when installed (the usual deployment baseline), else onnx's reference evaluator."""
+def _onnxruntime():
+    """ONNX Runtime, the one reference for ONNX models: onnx's ReferenceEvaluator is not trusted
+    (0.999 off onnx's own light SqueezeNet output, where ONNX Runtime and TVM match it exactly)."""
     try:
-        import onnxruntime as ort
-
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-        def run(inputs):
-            return list(session.run(None, dict(zip(input_names, inputs))))
+        import onnxruntime
     except ImportError:
-        from onnx.reference import ReferenceEvaluator
+        raise NacosError("ONNX Runtime is not installed; it is the reference every ONNX model is checked "
+                         "against: pip install 'onnxruntime>=1.18' (bash tools/install.sh installs it)") from None
+    return onnxruntime
 
-        evaluator = ReferenceEvaluator(model)
 
-        def run(inputs):
-            return [np.asarray(o) for o in evaluator.run(None, dict(zip(input_names, inputs)))]
+def _onnx_reference(ort, path: Path, input_names: list[str]):
+    """ONNX Runtime on the file as given (not the folded copy): the build is checked against it."""
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ONNX Runtime's own error types
+        raise NacosError(f"ONNX Runtime cannot load '{path}' ({_first_line(exc)}); it is the reference for "
+                         f"ONNX models, so a build of this one could not be checked") from None
+
+    def run(inputs):
+        return list(session.run(None, dict(zip(input_names, inputs))))
     return run
+
+
+# Ops the frontend handles outside its converter map (TVM 0.27's ONNXGraphImporter).
+_DIRECT_OPS = {"If", "Constant"}
+
+
+def _relax_from_onnx(model, path: Path, specs: list[TensorSpec]):
+    """TVM's Relax ONNX frontend; a failure is one line naming the node and operator it stopped at.
+
+    The importer is driven directly (as tvm.relax.frontend.onnx.from_onnx does) so that its
+    converted-node table tells which node failed: nodes convert in graph order, and the first
+    one without converted outputs is the one. This reads frontend internals of the pinned TVM.
+    """
+    import contextlib
+    import io
+
+    from tvm.relax.frontend.onnx import onnx_frontend as frontend
+
+    nodes = list(model.graph.node)
+    convert_map = frontend._get_convert_map()
+    unsupported = [n for n in nodes if n.op_type not in convert_map and n.op_type not in _DIRECT_OPS]
+    if unsupported:
+        ops = ", ".join(dict.fromkeys(n.op_type for n in unsupported))
+        first = _describe_node(unsupported[0])
+        if len(unsupported) == 1:
+            raise NacosError(f"'{path}': {first} uses an operator not supported for frontend ONNX: {ops}; "
+                             f"replace it in the model")
+        raise NacosError(f"'{path}': {first} and {len(unsupported) - 1} more nodes use operators not supported "
+                         f"for frontend ONNX: {ops}; replace them in the model")
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    importer = frontend.ONNXGraphImporter({s.name: list(s.shape) for s in specs}, "float32",
+                                          keep_params_in_input=False)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a failing node's inputs
+            return importer.from_onnx(model.graph, opset)
+    except Exception as exc:  # converters raise ValueError, NotImplementedError, TVM errors, ...
+        converted = importer._nodes
+        failed = None
+        if all(i.name in converted for i in model.graph.input):  # past the inputs: in the nodes
+            failed = next((n for n in nodes if any(o and o not in converted for o in n.output)), None)
+        reason = _type_and_first_line(exc).rstrip(".")
+        if failed is None:  # in the graph's initializers, inputs or outputs
+            raise NacosError(f"'{path}': TVM's ONNX frontend cannot convert the graph: {reason}") from None
+        raise NacosError(f"'{path}': TVM's ONNX frontend cannot convert {_describe_node(failed)}: {reason}; "
+                         f"replace that operator in the model") from None
+
+
+def _describe_node(node) -> str:
+    """How an error names a node: node 'conv_3' (Conv), or when unnamed, the Conv node computing 'y'."""
+    op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+    if node.name:
+        return f"node '{node.name}' ({op})"
+    return f"the {op} node computing '{node.output[0]}'" if node.output else f"a {op} node"
 
 
 # ----------------------------------------------------------------------------- dispatch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import artifact, compiler, rundir
-from .board import Board
+from .board import REPO_ROOT, Board
 from .errors import NacosError
 from .network import Network, TensorSpec
 from .records import RecordStore
@@ -33,14 +33,16 @@ def tune_network(network: Network, board: Board, out: Path, trials: int, *, sche
         from . import remote
 
         remote.check_tracker(rpc)  # one clear line now rather than failed trials later
+    if schedules is None:
+        schedules = rundir.tuned_schedules(out)  # a rerun of the folder resumes on its store
+        if schedules is not None and not schedules.is_dir():  # not a new empty store in its place
+            raise NacosError(f"'{out}' was tuned with the record store {schedules}, which no longer exists; "
+                             f"give the store with --schedules DIR")
+    store = RecordStore.open(board.name, schedules)  # a damaged store is refused before `out` is written
     saved = snapshot(network)
-    rundir.save_network(out, saved, board.name)
+    rundir.save_network(out, saved, board.name, schedules=_remembered_root(store))
     tasks = extract_tasks(network.mod, board.target())
-    store = RecordStore.open(board.name, schedules)
-    try:
-        result = tune(tasks, board, store, out, trials, settings=settings, rpc=rpc, progress=progress)
-    finally:
-        store.synced()  # its own appends: no reload next time
+    result = tune(tasks, board, store, out, trials, settings=settings, rpc=rpc, progress=progress)
     without = [t for t in tasks if result.best_seconds.get(t.key) is None]
     summary = {
         "model": network.name, "framework": network.framework, "target": board.name,
@@ -67,13 +69,25 @@ def tune_network(network: Network, board: Board, out: Path, trials: int, *, sche
     return summary
 
 
+def _remembered_root(store: RecordStore) -> Path | None:
+    """The store root a run folder keeps: None for the repository's schedules/, which moves with it."""
+    root = store.path.parent.resolve()
+    return None if root == (REPO_ROOT / "schedules").resolve() else root
+
+
 def export_run(run: Path, board: Board, out: Path, *, schedules: Path | None = None, force: bool = False) -> dict:
     """Build a tuned run for a board with that board's records and write the artifact.
 
+    The records are those of the store the run was tuned with, unless `schedules` names another.
     An existing `out` is refused first: the build and the check take a minute or more.
     """
     artifact.check_out_dir(out, force)
     saved = rundir.load_network(run)
+    if schedules is None:
+        schedules = rundir.tuned_schedules(run)
+        if schedules is not None and not schedules.is_dir():
+            raise NacosError(f"'{run}' was tuned with the record store {schedules}, which no longer exists; "
+                             f"give the store with --schedules DIR")
     tasks = extract_tasks(saved.mod, board.target())
     store = RecordStore.open(board.name, schedules)
     with_records = sum(store.known(t) for t in tasks)
@@ -91,4 +105,4 @@ def export_run(run: Path, board: Board, out: Path, *, schedules: Path | None = N
     info = artifact.read_elf(path / artifact.LIBRARY)
     return {"path": str(path), "target": board.name, "elf_machine": info.arch, "elf_bits": info.bits,
             "hard_float": info.hard_float, "tasks": len(tasks), "tasks_with_records": with_records,
-            "latency_ms": latency}
+            "schedules": str(store.path), "latency_ms": latency}

@@ -23,7 +23,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .board import Board
-from .records import RECORD_FILE, WORKLOAD_FILE, _json_lines, mean_seconds
+from .record_files import RECORD_FILE, complete_lines, read_store, refuse_damaged
+from .record_lock import replace_durably, store_lock
+from .records import mean_seconds
 
 RETIMED_FILE = "retimed.jsonl"
 FAILED_SECS = 1e10  # what MetaSchedule stores for a candidate that failed to build or run
@@ -32,19 +34,40 @@ MAX_RECORDS = 8  # at most this many per workload, while the fastest is not a re
 
 
 def retimed(folder: Path) -> dict[int, list[float]]:
-    """record line -> run_secs measured by `retime_store` (a torn last line is ignored)."""
-    return {entry["line"]: entry["run_secs"] for entry in _json_lines(folder / RETIMED_FILE)}
+    """record line -> run_secs measured by `retime_store` (an unfinished or torn line is skipped:
+    that record is measured again)."""
+    return {entry["line"]: entry["run_secs"] for entry in _log(folder / RETIMED_FILE)}
+
+
+def renumber_retimed(folder: Path, line_map: dict[int, int]) -> None:
+    """After a repair dropped record lines, the log's line numbers follow (old line -> new)."""
+    path = folder / RETIMED_FILE
+    if path.exists():
+        kept = [json.dumps({**entry, "line": line_map[entry["line"]]}) + "\n"
+                for entry in _log(path) if entry["line"] in line_map]
+        replace_durably(path, "".join(kept).encode())
+
+
+def _log(path: Path):
+    for line in complete_lines(path)[0]:
+        try:
+            entry = json.loads(line)
+            if isinstance(entry["line"], int) and isinstance(entry["run_secs"], list):
+                yield entry
+        except (ValueError, KeyError, TypeError):
+            continue
 
 
 def record_lines(folder: Path) -> dict[int, list[tuple[int, float]]]:
     """workload index -> [(record line, mean run time)] of its valid records, as the file says."""
-    return _by_workload(_json_lines(folder / RECORD_FILE))
+    return _by_workload(refuse_damaged(read_store(folder)).records)
 
 
 def _by_workload(records) -> dict[int, list[tuple[int, float]]]:
+    """records: (workload index, run_secs) per record line."""
     lines: dict[int, list[tuple[int, float]]] = {}
-    for number, (workload, record) in enumerate(records):
-        secs = mean_seconds(record[1])
+    for number, (workload, run_secs) in enumerate(records):
+        secs = mean_seconds(run_secs)
         if secs is not None:
             lines.setdefault(workload, []).append((number, secs))
     return lines
@@ -77,8 +100,9 @@ class StoreEntries:
     """The store's workload and record lines, parsed once; workloads decoded by TVM on demand."""
 
     def __init__(self, folder: Path):
-        self.workloads = list(_json_lines(folder / WORKLOAD_FILE))
-        self.records = list(_json_lines(folder / RECORD_FILE))
+        self.lines = refuse_damaged(read_store(folder))
+        self.keys = self.lines.keys
+        self.records = self.lines.records  # (workload index, run_secs) per record line
         self._decoded: dict[int, object] = {}
 
     def schedule(self, number: int):
@@ -86,10 +110,10 @@ class StoreEntries:
         import tvm
         from tvm.s_tir import meta_schedule as ms
 
-        windex, record_json = self.records[number]
+        windex = self.records[number][0]
         if windex not in self._decoded:
-            self._decoded[windex] = ms.database.Workload.from_json(self.workloads[windex])
-        record = ms.database.TuningRecord.from_json(record_json, self._decoded[windex])
+            self._decoded[windex] = ms.database.Workload.from_json(self.lines.workload_entry(windex))
+        record = ms.database.TuningRecord.from_json(self.lines.record_entry(number), self._decoded[windex])
         sch = tvm.s_tir.Schedule(self._decoded[windex].mod)
         record.trace.apply_to_schedule(sch, remove_postproc=False)
         return sch.mod, record.args_info
@@ -154,7 +178,7 @@ def retime_store(folder: Path, board: Board, repeat: int = 10, first: Iterable[s
     from tqdm import tqdm
 
     entries = StoreEntries(folder)
-    keys = [entry[0] for entry in entries.workloads]
+    keys = entries.keys
     lines = _by_workload(entries.records)
     priority = {key: rank for rank, key in enumerate(first)}
     order = sorted(lines, key=lambda w: (priority.get(keys[w], len(priority)), w))
@@ -176,28 +200,20 @@ def retime_store(folder: Path, board: Board, repeat: int = 10, first: Iterable[s
 
 
 def apply_retimes(folder: Path) -> int:
-    """Write the re-measured run times into the record file (temporary file, fsync, rename):
-    TVM's database, `records.best_times` and every build then rank by them. Other lines are
-    copied byte for byte. Returns the number of lines changed."""
+    """Write the re-measured run times into the record file, under the store's lock (temporary
+    file, fsync, rename): TVM's database, `records.best_times` and every build then rank by
+    them. Other lines are copied byte for byte. Returns the number of lines changed."""
     done = retimed(folder)
-    path = folder / RECORD_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    changed = 0
-    with path.open() as src, tmp.open("w") as out:
-        for number, text in enumerate(src):
-            try:
-                windex, record = json.loads(text)
-            except ValueError:
-                break  # a torn tail of a killed writer
-            if number in done and record[1] != done[number]:
+    with store_lock(folder):
+        lines = refuse_damaged(read_store(folder))  # under the lock: an unfinished last line is torn
+        out, changed = [], 0
+        for number, line in enumerate(lines.record_lines):
+            if number in done and lines.records[number][1] != done[number]:
+                windex, record = json.loads(line)
                 record[1] = done[number]
-                text = json.dumps([windex, record], separators=(",", ":")) + "\n"
+                line = json.dumps([windex, record], separators=(",", ":")).encode()
                 changed += 1
-            out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    if changed:
-        tmp.replace(path)
-    else:
-        tmp.unlink()
+            out.append(line + b"\n")
+        if changed:
+            replace_durably(folder / RECORD_FILE, b"".join(out))
     return changed

@@ -2,48 +2,30 @@
 
 Records are keyed by the structural hash of a task's PrimFunc, so a task tuned for one network
 serves every later network with the same operator shape. The files are TVM's own format
-(`database_workload.json`, `database_tuning_record.json`), appended one line per record.
+(`database_workload.json`, `database_tuning_record.json`, see record_files.py). Several
+processes may share a store: readers take no lock, writers merge under one (tune_database.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from .board import REPO_ROOT
+from .errors import NacosError
+from .record_files import (RECORD_FILE, WORKLOAD_FILE, complete_lines, load_failure, read_store, records_command,
+                           refuse_damaged)
 from .tasks import Task
 
-WORKLOAD_FILE = "database_workload.json"
-RECORD_FILE = "database_tuning_record.json"
+__all__ = ["RECORD_FILE", "WORKLOAD_FILE", "RecordStore", "best_times", "default_root", "mean_seconds",
+           "store_folder", "workload_keys", "workload_mods"]
 
 
 def default_root() -> Path:
     """schedules/ of the repository, unless $NACOS_SCHEDULES names another folder."""
     return Path(os.environ.get("NACOS_SCHEDULES", REPO_ROOT / "schedules"))
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a last line that a killed process left half-written, so TVM can load the file."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if not data:
-        return
-    lines = data.split(b"\n")
-    keep = len(data)
-    tail = lines[-1] if lines[-1] else None
-    if tail is not None:  # no trailing newline: the last line may be torn
-        try:
-            json.loads(tail)
-            with path.open("ab") as f:
-                f.write(b"\n")
-            return
-        except ValueError:
-            keep = len(data) - len(tail)
-    if keep != len(data):
-        with path.open("r+b") as f:
-            f.truncate(keep)
 
 
 def store_folder(board_name: str, root: Path | None = None) -> Path:
@@ -52,36 +34,47 @@ def store_folder(board_name: str, root: Path | None = None) -> Path:
 
 
 def _stamp(folder: Path) -> tuple:
-    return tuple((f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else None
-                 for f in (folder / WORKLOAD_FILE, folder / RECORD_FILE))
+    """What changes whenever a file of the store does: appended (size), rewritten (inode, time)."""
+    stats = [f.stat() if f.exists() else None for f in (folder / WORKLOAD_FILE, folder / RECORD_FILE)]
+    return tuple(None if s is None else (s.st_ino, s.st_size, s.st_mtime_ns) for s in stats)
 
 
 class RecordStore:
-    """Tuning records of one board, shared by every network tuned for it."""
+    """Tuning records of one board, shared by every network tuned for it.
+
+    `database` is TVM's JSONDatabase over this process's copy of the store's complete lines,
+    decoded once (7,000 records take 40 s or more): reading needs no lock, a line another
+    process is appending right now is simply not there yet, and nothing TVM commits to it
+    reaches the shared files. Tuning merges into the files under the store's lock and hands
+    what it merged to `absorb`, which keeps this copy current without decoding the store again.
+    """
 
     _open: dict[Path, RecordStore] = {}
 
     def __init__(self, board_name: str, root: Path | None = None):
         self.path = store_folder(board_name, root)
         self.path.mkdir(parents=True, exist_ok=True)
-        for name in (WORKLOAD_FILE, RECORD_FILE):
-            _drop_torn_tail(self.path / name)
+        self.stamp = _stamp(self.path)  # before reading: a change meanwhile makes open() read again
+        lines = refuse_damaged(read_store(self.path))
+        self._copy = tempfile.TemporaryDirectory(prefix=f"nacos-records-{board_name}-")
+        copy = Path(self._copy.name)
+        (copy / WORKLOAD_FILE).write_bytes(lines.text(WORKLOAD_FILE))
+        (copy / RECORD_FILE).write_bytes(lines.text(RECORD_FILE))
         from tvm.s_tir import meta_schedule as ms
 
-        self.database = ms.database.JSONDatabase(
-            path_workload=str(self.path / WORKLOAD_FILE),
-            path_tuning_record=str(self.path / RECORD_FILE),
-            allow_missing=True,
-        )
-        self.stamp = _stamp(self.path)
+        try:
+            self.database = ms.database.JSONDatabase(
+                path_workload=str(copy / WORKLOAD_FILE),
+                path_tuning_record=str(copy / RECORD_FILE),
+                allow_missing=True,
+            )
+        except Exception as exc:  # TVM's loader raises ValueError naming the copy's line
+            raise load_failure(lines, exc) from None
 
     @classmethod
     def open(cls, board_name: str, root: Path | None = None) -> RecordStore:
-        """This process's store for the folder, decoded once (7,000 records take 40 s or more).
-
-        Loaded again only when another process changed the files; whoever writes through
-        `database` calls `synced()` afterwards so that its own appends do not count as such.
-        """
+        """This process's store for the folder, decoded once and loaded again only when another
+        process changed the files (this process's own merges are absorbed, see `absorb`)."""
         path = store_folder(board_name, root).resolve()
         store = cls._open.get(path)
         if store is None or store.stamp != _stamp(path):
@@ -95,9 +88,33 @@ class RecordStore:
         store = cls._open.get(path)
         return store is not None and store.stamp == _stamp(path)
 
-    def synced(self) -> RecordStore:
-        self.stamp = _stamp(self.path)
-        return self
+    def current(self) -> bool:
+        """Whether `database` holds exactly what the files hold (no other process wrote since)."""
+        return self.stamp == _stamp(self.path)
+
+    def absorb(self, merged: list[tuple[str, bytes, bytes]], mods: dict, stamp: tuple | None) -> None:
+        """Decode records this process just merged into the files into `database`.
+
+        `merged`: (workload key, workload line, record line) each; `mods`: known PrimFunc modules
+        by key (others are decoded from their line); `stamp`: the files' stamp right after the
+        merge if `database` was current before it, else None (then `open` reads the store again).
+        """
+        from tvm.s_tir import meta_schedule as ms
+
+        workloads = {}
+        for key, workload_line, record_line in merged:
+            if key not in workloads:
+                mod = mods.get(key)
+                if mod is None:
+                    mod = ms.database.Workload.from_json(json.loads(workload_line)).mod
+                workloads[key] = self.database.commit_workload(mod)
+            record = ms.database.TuningRecord.from_json(json.loads(record_line)[1], workloads[key])
+            self.database.commit_tuning_record(record)
+        if stamp is not None:
+            self.stamp = stamp
+
+    def repair_hint(self) -> str:
+        return records_command(self.path, "repair")
 
     def records(self, task: Task, top_k: int = 1 << 20) -> list:
         """The task's valid records, fastest first."""
@@ -122,20 +139,20 @@ class RecordStore:
 
 
 def _json_lines(path: Path):
-    """The JSON value of each line of one of TVM's database files, up to a torn tail (if any)."""
-    if not path.exists():
-        return
-    with path.open() as f:
-        for line in f:
-            try:
-                yield json.loads(line)
-            except ValueError:
-                return  # half a line from a killed writer
+    """The JSON value of each complete line of one of TVM's database files (a last line still
+    being written is left out); a damaged line is refused with its file and line."""
+    lines, _ = complete_lines(path)
+    for number, line in enumerate(lines, 1):
+        try:
+            yield json.loads(line)
+        except ValueError:
+            raise NacosError(f"damaged record store: {path} line {number} is not JSON; run "
+                             f"`{records_command(path.parent, 'repair')}`") from None
 
 
 def workload_keys(folder: Path) -> list[str]:
     """The workload keys of a store's workload file, in file order (records refer to them by index)."""
-    return [entry[0] for entry in _json_lines(folder / WORKLOAD_FILE)]
+    return refuse_damaged(read_store(folder)).keys
 
 
 def mean_seconds(run_secs) -> float | None:
@@ -152,13 +169,13 @@ def best_times(folder: Path) -> dict[str, tuple[float, int]]:
     Only the numbers are parsed, not the traces TVM decodes, so the whole shipped store is read
     in about a second. The keys are the structural hashes TVM writes as each workload's first field.
     """
-    keys = workload_keys(folder)
+    lines = refuse_damaged(read_store(folder))
     found: dict[str, list] = {}
-    for index, (_, run_secs, *_rest) in _json_lines(folder / RECORD_FILE):
+    for index, run_secs in lines.records:
         secs = mean_seconds(run_secs)
-        if secs is None or index >= len(keys):
+        if secs is None:
             continue
-        entry = found.setdefault(keys[index], [secs, 0])
+        entry = found.setdefault(lines.keys[index], [secs, 0])
         entry[0] = min(entry[0], secs)
         entry[1] += 1
     return {k: (secs, count) for k, (secs, count) in found.items()}
@@ -168,4 +185,5 @@ def workload_mods(folder: Path) -> dict[str, object]:
     """workload key -> its PrimFunc module, decoded by TVM from the workload file alone."""
     from tvm.s_tir import meta_schedule as ms
 
-    return {entry[0]: ms.database.Workload.from_json(entry).mod for entry in _json_lines(folder / WORKLOAD_FILE)}
+    lines = refuse_damaged(read_store(folder))
+    return {key: ms.database.Workload.from_json(lines.workload_entry(n)).mod for n, key in enumerate(lines.keys)}

@@ -2,9 +2,10 @@
 
     runs/NAME/
       network.json        Relax module (weights inside), tvm.ir.save_json
-      model.json          name, framework, inputs, outputs, target of the tune
+      model.json          name, framework, inputs, outputs, target and record store root of the tune
       reference/          input_K.npy / output_K.npy: sample inputs and the source framework's outputs
       tune_plan.json      what the tune owes (see tuner.py)
+      tune_db/            the tune's own MetaSchedule database while it runs (see tune_database.py)
       result.json         tasks, trials, measured latencies and error
 """
 
@@ -48,7 +49,9 @@ def load_arrays(folder: Path, prefix: str, count: int) -> list[np.ndarray]:
     return [np.load(folder / f"{prefix}_{k}.npy") for k in range(count)]
 
 
-def save_network(run_dir: Path, saved: SavedNetwork, target: str) -> None:
+def save_network(run_dir: Path, saved: SavedNetwork, target: str, schedules: Path | None = None) -> None:
+    """Write the network, its reference and `schedules`, the store root it is tuned with (None:
+    the default one), which export and a rerun of the folder then use unless told otherwise."""
     import tvm
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +62,17 @@ def save_network(run_dir: Path, saved: SavedNetwork, target: str) -> None:
     tmp.replace(run_dir / "network.json")
     write_json(run_dir / "model.json", {
         "name": saved.name, "framework": saved.framework, "target": target,
+        "schedules": None if schedules is None else str(Path(schedules).resolve()),
         "inputs": [s.to_json() for s in saved.inputs], "outputs": [s.to_json() for s in saved.outputs]})
+
+
+def tuned_schedules(run_dir: Path) -> Path | None:
+    """The record store root the run was tuned with; None for the default store (or no run)."""
+    try:
+        root = json.loads((Path(run_dir) / "model.json").read_text()).get("schedules")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(root) if isinstance(root, str) else None
 
 
 def load_network(run_dir: Path) -> SavedNetwork:

@@ -1,9 +1,10 @@
 """Tune the tasks of a network that the record store does not know yet, within a global budget.
 
 A tune is resumable: its plan (which tasks, how many trials, how many records each task had when
-the plan was made) is written to the run folder before any trial, and measured trials are
-appended to the store as MetaSchedule collects them. Run again with the same folder and only the
-trials still owed are spent.
+the plan was made) is written to the run folder before any trial, and measured trials reach the
+store after every batch MetaSchedule measures (through the run's own database, tune_database.py,
+so that other processes can tune into the same store at the same time). Run again with the same
+folder and only the trials still owed are spent.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .errors import NacosError
 from .records import RecordStore
 from .rundir import write_json
 from .tasks import Task
+from .tune_database import TuneDatabase
 
 PLAN_FILE = "tune_plan.json"
 
@@ -101,6 +103,19 @@ def _spent(plan: dict, by_key: dict[str, Task], store: RecordStore) -> int:
     return sum(max(0, store.count(by_key[p["key"]]) - p["records_before"]) for p in plan["tasks"])
 
 
+def _merge(private: TuneDatabase, store: RecordStore, mods: dict, after_kill: bool = False) -> int:
+    """`private.merge`, with a failure (a read-only store, a full disk) as one NacosError line; the
+    measurements stay in the run folder and the next run of the same command merges them."""
+    try:
+        return private.merge(store, mods, after_kill=after_kill)
+    except NacosError:
+        raise
+    except Exception as exc:
+        raise NacosError(f"could not merge the tune's records into {store.path} ({type(exc).__name__}: "
+                         f"{exc}); they are kept in {private.folder}: run the same command again to merge "
+                         f"them") from None
+
+
 def trials_per_iter(remaining: int, n_tasks: int, most: int) -> int:
     """Candidates per task per search iteration.
 
@@ -153,6 +168,11 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
     settings = settings or SearchSettings()
     run_dir.mkdir(parents=True, exist_ok=True)
     by_key = {t.key: t for t in tasks}
+    mods = {t.key: t.prim_func_mod for t in tasks}
+    private = TuneDatabase(run_dir)
+    if private.left_over():  # a killed run's last measurements count before the plan is read
+        _merge(private, store, mods, after_kill=True)
+        private.remove()
     plan = load_or_make_plan(run_dir, tasks, store, trials)
     planned = [by_key[p["key"]] for p in plan["tasks"]]
     already = _spent(plan, by_key, store)
@@ -166,6 +186,7 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
                 "%d trials for %d new tasks: some tasks will stay untuned (slow)", remaining, len(planned))
         per_iter = trials_per_iter(remaining, len(planned), settings.trials_per_iter)
         runner = make_runner(board, settings, rpc)
+        database = private.start(store, {t.key for t in planned})  # warm start: the store's records
         # MetaSchedule reports measurements only when it joins a round over all tasks; counting
         # built candidates keeps the bar moving, the measure callback updates the best latency.
         bar = tqdm(total=remaining, desc=f"tune {len(planned)} new tasks", unit="trial",
@@ -181,6 +202,19 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
                 init_min_unmeasured=settings.init_min_unmeasured),
             rand_state=settings.seed + i, num_threads="physical",
             logger=logging.getLogger(f"nacos.tune.{t.name}")).clone() for i, t in enumerate(planned)]
+
+        merge_failed: list[Exception] = []
+
+        @derived_object
+        class _Merge(ms.measure_callback.PyMeasureCallback):
+            """Merges each measured batch into the shared store (an error waits for the end)."""
+
+            def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+                if not merge_failed:
+                    try:
+                        private.merge(store, mods)
+                    except Exception as exc:  # raised from TVM's C++ loop it would be a traceback
+                        merge_failed.append(exc)
 
         @derived_object
         class _Progress(ms.measure_callback.PyMeasureCallback):
@@ -204,12 +238,18 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
             ms.tune_tasks(tasks=ctxs, task_weights=[float(t.weight) for t in planned],
                           work_dir=str(run_dir / "tune_logs"), max_trials_global=remaining,
                           num_trials_per_iter=per_iter, builder=builder, runner=runner,
-                          database=store.database,
-                          measure_callbacks=ms.measure_callback.MeasureCallback.create("default") + [_Progress()],
+                          database=database,
+                          measure_callbacks=[ms.measure_callback.AddToDatabase(), _Merge(),
+                                             ms.measure_callback.RemoveBuildArtifact(),
+                                             ms.measure_callback.UpdateCostModel(), _Progress()],
                           task_scheduler="gradient")
         finally:
             bar.close()
             builder.shutdown()
+        # what a failed batch merge left (it may have appended part of a batch: skip what is there),
+        # failing again as one line
+        _merge(private, store, mods, after_kill=bool(merge_failed))
+        private.remove()
     seconds = time.perf_counter() - start
     return TuneResult(tasks=tasks, planned=[t.key for t in planned], trials_budget=trials,
                       trials_spent=already + spent_now, trials_resumed=already, seconds=seconds, best_seconds=best)

@@ -9,6 +9,7 @@
 #include <tvm/ffi/container/tensor.h>
 #include <tvm/ffi/extra/module.h>
 #include <tvm/ffi/function.h>
+#include <tvm/ffi/string.h>
 #include <tvm/ffi/dtype.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -224,6 +225,18 @@ Timing Summarise(std::vector<double> ms) {
   return {median, ms.front(), ms.back(), sum / n};
 }
 
+// A multi-line runtime message on one line (its whitespace runs collapsed to single spaces).
+std::string Squash(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 std::string Num(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[32];
@@ -317,6 +330,15 @@ int Run(const Options& opt) {
     auto found = vm->GetFunction(entry, true);
     if (!found) throw Error("the executable has no function '" + entry + "'");
     tvm::ffi::Function main_fn = *found;
+    // The library must take the tensors the manifest states: as many (the VM's arity, as
+    // tvm.runtime.vm reads it) and of those shapes (the entry checks each argument; see below).
+    const std::string not_described = "; the manifest does not describe this library: export the artifact again";
+    if (auto arity_fn = vm->GetFunction("get_function_arity", true)) {
+      int64_t arity = (*arity_fn)(tvm::ffi::String(entry)).cast<int64_t>();
+      if (arity != static_cast<int64_t>(inputs.size()))
+        throw Error("'" + lib_path + "' takes " + std::to_string(arity) + " inputs but its manifest states " +
+                    std::to_string(inputs.size()) + not_described);
+    }
 
     std::vector<tvm::ffi::Tensor> args;
     for (const NpyArray& a : inputs) {
@@ -333,9 +355,17 @@ int Run(const Options& opt) {
       return rv;
     };
 
-    // Check.
+    // Check. The first call is also the signature check: the entry refuses arguments whose rank,
+    // dtype or shape differ from the compiled ones, naming the parameter and its real type.
+    tvm::ffi::Any first;
+    try {
+      first = call();
+    } catch (const tvm::ffi::Error& e) {
+      throw Error("'" + lib_path + "' refused the manifest's inputs (" + e.kind() + ": " + Squash(e.message()) + ")" +
+                  not_described);
+    }
     std::vector<tvm::ffi::Tensor> outs;
-    Flatten(call(), &outs);
+    Flatten(first, &outs);
     if (outs.size() != expected.size())
       throw Error("the executable returns " + std::to_string(outs.size()) + " outputs but the reference has " +
                   std::to_string(expected.size()));

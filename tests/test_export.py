@@ -1,8 +1,10 @@
 """Export for x86, aarch64 (RPi 4) and armv7 (RPi 3) from a real tuned run; nacos run checks them."""
 
 import json
+import re
 import shutil
 
+import numpy as np
 import pytest
 
 from nacos import artifact
@@ -81,3 +83,53 @@ def test_existing_out_is_refused_before_any_build(tmp_path, capsys):
     assert len(lines) == 1 and lines[0] == (f"nacos: error: '{out}' exists already; choose another --out or pass "
                                             f"--force to replace it")
     assert [p.name for p in tmp_path.iterdir()] == ["art"] and (out / "mine.txt").read_text() == "kept"
+
+
+def _lying_artifacts(run, name):
+    """Two x86 artifacts whose manifests state input 0 as [1, 1, 32, 32] (the library takes 16x16):
+    one with the exported reference input, one whose input_0.npy was replaced to agree with the lie."""
+    lie = run / name
+    export_run(run / "run", load_board("x86"), lie, schedules=run / "schedules")
+    both = run / f"{name}-both"
+    shutil.copytree(lie, both)
+    for folder in (lie, both):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["inputs"][0]["shape"] == [1, 1, 16, 16]
+        manifest["inputs"][0]["shape"] = [1, 1, 32, 32]
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    np.save(both / "input_0.npy", np.zeros((1, 1, 32, 32), np.float32))
+    return lie, both
+
+
+def test_manifest_that_lies_about_the_input_shape_is_refused(run, capsys):
+    lie, both = _lying_artifacts(run, "art-lie")
+    assert main(["run", str(lie), "--repeat", "2"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.strip().splitlines() == [
+        f"nacos: error: '{lie / 'input_0.npy'}' holds [1, 1, 16, 16] float32 but the manifest states input 0 "
+        f"'input' as [1, 1, 32, 32] float32; the manifest does not describe this artifact: export it again"]
+    # the reference agrees with the manifest: the library itself, entered with those tensors, refuses them
+    assert main(["run", str(both), "--repeat", "2"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1
+    assert re.fullmatch(re.escape(f"nacos: error: '{both / 'model.so'}' takes R.Tensor((1, 1, 16, 16)") + r".*"
+                        + re.escape(" as input 0, not the [1, 1, 32, 32] float32 its manifest states; the manifest "
+                                    "does not describe this library: export the artifact again"), lines[0]), lines[0]
+
+
+def test_native_runner_refuses_a_lying_manifest(run):
+    from test_runner import BUILD, cmake_build, run_runner
+
+    exe = cmake_build(BUILD / "runner", "-DNACOS_TVM_RUNTIME=wheel")
+    lie, both = _lying_artifacts(run, "art-lie-native")
+    proc = run_runner([str(exe), str(lie), "--repeat", "2"])
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"nacos-run: error: '{lie}/input_0.npy' has shape (1, 1, 16, 16) but the manifest's input 0 has (1, 1, 32, 32)"]
+    proc = run_runner([str(exe), str(both), "--repeat", "2"])
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and proc.stdout == "" and len(lines) == 1
+    assert lines[0].startswith(f"nacos-run: error: '{both}/model.so' refused the manifest's inputs (")
+    assert "R.Tensor((1, 1, 16, 16)" in lines[0] and lines[0].endswith(
+        "; the manifest does not describe this library: export the artifact again")

@@ -17,6 +17,7 @@ from nacos.network import load_network
 from nacos.pipeline import tune_network
 from nacos.records import RECORD_FILE, RecordStore
 from nacos.tasks import extract_tasks
+from nacos.tune_database import TuneDatabase
 from nacos.tuner import PLAN_FILE, SearchSettings, tune
 
 FAST = SearchSettings(trials_per_iter=8, population_size=48, genetic_num_iters=2, init_min_unmeasured=16)
@@ -115,6 +116,9 @@ def test_killed_tune_resumes_without_losing_trials(tmp_path, models_py, x86):
     net = load_network(f"{models_py}:build_net", SHAPE)
     tasks = extract_tasks(net.mod, x86.target())
     store = RecordStore("x86", store_root)  # loads despite a possibly torn last line
+    private = TuneDatabase(run)  # measured, not merged yet when the kill came: tune() merges them first
+    if private.left_over():
+        private.merge(store, after_kill=True)
     kept = sum(store.count(t) for t in tasks)
     assert 12 <= kept < budget
     result = tune(tasks, x86, store, run, budget, settings=FAST, progress=False)

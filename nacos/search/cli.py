@@ -41,7 +41,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-peak-memory", type=float, help="constraint: bytes of activations alive at once")
     p.add_argument("--out", type=Path, required=True, help="run folder (study.db, candidates/)")
     p.add_argument("--resume", action="store_true", help="continue the search in --out")
-    p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/)")
+    p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/; "
+                                                 "with --resume, the one the search was started with)")
     p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker to measure on a board")
     p.add_argument("--rpc-key")
     p.add_argument("--quiet", action="store_true")
