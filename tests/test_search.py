@@ -277,3 +277,31 @@ def test_final_share_starts_by_the_budget_or_the_front_cost_but_never_before_hal
         for elapsed, started in cases:
             monkeypatch.setattr(search, "elapsed", lambda e=elapsed: float(e))
             assert search.final_share_started() is started, (front_cost, elapsed)
+
+
+def test_training_goes_to_gain_per_expected_second_once_costs_are_learnt(tmp_path):
+    from nacos.search.evaluation import expected_training_seconds
+    from nacos.search.loop import training_order
+    from nacos.search.store import StudyStore
+    from nacos.spaces import get_space
+
+    space, rng = get_space("mbconv"), np.random.default_rng(0)
+    genotypes = iter({g.key(): g for g in (space.sample(rng) for _ in range(40))}.values())
+    (tmp_path / "s").mkdir()
+    store = StudyStore.of_run(tmp_path / "s", create=True)
+    assert expected_training_seconds(store, 1e6) is None  # nothing trained yet
+    for n, (flops, seconds) in enumerate(((0.2e6, 3.0), (1e6, 5.0), (10e6, 30.0), (5e6, 16.0))):
+        c = store.add_candidate(next(genotypes), 0, "random")
+        store.add_estimate(c, "latency", "flops", flops, 0.0)
+        store.add_estimate(c, "accuracy", "train", 0.7, seconds)
+    # a line over FLOPs through the four: about 2.3 s plus 2.8 s per MFLOP
+    assert abs(expected_training_seconds(store, 10e6) - 29.8) < 1.5
+    assert abs(expected_training_seconds(store, 0.0) - 2.3) < 0.5
+    big, small, cheap_and_useless = (store.add_candidate(next(genotypes), 1, "mutation") for _ in range(3))
+    gains = {big.key: 0.012, small.key: 0.004, cheap_and_useless.key: 0.0}
+    seconds = {big.key: 30.0, small.key: 5.0, cheap_and_useless.key: 3.0}
+    assert [c.key for c in training_order([big, small, cheap_and_useless], gains, seconds)] == \
+        [small.key, big.key, cheap_and_useless.key]
+    unknown = {k: None for k in seconds}  # before three trainings: by gain alone
+    assert [c.key for c in training_order([small, big, cheap_and_useless], gains, unknown)] == \
+        [big.key, small.key, cheap_and_useless.key]

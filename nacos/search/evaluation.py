@@ -1,7 +1,7 @@
 """The costly fidelities of a candidate, each result written to the study store as it lands.
 
-- `Training`: the short-training recipe's validation accuracy (about 12 s for an mbconv
-  network, 1 epoch on 4,000 Fashion-MNIST images, on 2 cores);
+- `Training`: the short-training recipe's validation accuracy (1 epoch on 4,000 Fashion-MNIST
+  images on 2 cores: 3-5 s for an mbconv network of under 1 MFLOPs, 25-35 s at 10 MFLOPs);
 - `Measurement`: the candidate's new tasks tuned into the shared record store, the network
   built with every record, checked against PyTorch and timed (`pipeline.tune_network`); its
   run folder under `candidates/KEY` is what `nacos export --pick` exports. 10-20 s when the
@@ -23,6 +23,18 @@ TRIAL_SECONDS = 0.7  # and the cost of one tuning trial
 DECODE_SECONDS_PER_MB = 0.8  # TVM decoding a record store, once per process
 
 
+def expected_training_seconds(store: StudyStore, flops: float) -> float | None:
+    """What training a network of `flops` should cost, from the search's own trainings (a line
+    over FLOPs: a fixed part plus compute); None before three of them."""
+    trained = store.values("accuracy", "train")
+    known = store.values("latency", "flops")
+    pairs = [(known[k].value, e.seconds) for k, e in trained.items() if k in known]
+    if len(pairs) < 3 or np.ptp([f for f, _ in pairs]) == 0:
+        return None
+    per_flop, fixed = np.polyfit([f for f, _ in pairs], [s for _, s in pairs], 1)
+    return max(float(fixed), 0.5) + max(float(per_flop), 0.0) * flops
+
+
 class Training:
     def __init__(self, space, dataset, store: StudyStore, recipe: Recipe, progress: bool = True):
         self.store = store
@@ -30,6 +42,9 @@ class Training:
 
     def done(self, candidate: Candidate) -> bool:
         return self.store.estimate(candidate, "accuracy", "train") is not None
+
+    def expected_seconds(self, flops: float) -> float | None:
+        return expected_training_seconds(self.store, flops)
 
     def train(self, candidate: Candidate) -> float:
         found = self.store.estimate(candidate, "accuracy", "train")
