@@ -67,7 +67,7 @@ def best_records_store(tmp_path_factory) -> Path:
     import shutil
 
     from nacos.board import REPO_ROOT
-    from nacos.records import RECORD_FILE, WORKLOAD_FILE, _json_lines, mean_seconds
+    from nacos.records import RECORD_FILE, WORKLOAD_FILE, mean_seconds
 
     shipped = REPO_ROOT / "schedules" / "x86"
     root = tmp_path_factory.mktemp("best-records")
@@ -84,8 +84,8 @@ def best_records_store(tmp_path_factory) -> Path:
             if secs is not None and (index not in best or secs < best[index][0]):
                 best[index] = (secs, line if line.endswith("\n") else line + "\n")
     (folder / RECORD_FILE).write_text("".join(line for _, line in best.values()))
-    for name in ("latency_model.pkl", "latency_model.json", "latency_mbconv.jsonl"):
-        shutil.copy(shipped / name, folder / name)
+    shutil.copy(shipped / "latency_mbconv.jsonl", folder / "latency_mbconv.jsonl")
+    shutil.copytree(shipped / "latency_model", folder / "latency_model")
     return root
 
 

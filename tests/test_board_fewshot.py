@@ -1,22 +1,19 @@
 """A board known from ten measured NAS-Bench-201 networks: few-shot fit and predict from the CLI.
 
-The board's "measurements" are one device column of the shared table (gold_6240), kept out of
+The board's "measurements" are one device column of the shipped table (gold_6240), kept out of
 the sources, so the prediction can be checked against what that device measured.
 """
 
 import json
 
 import numpy as np
-import pytest
 
 from nacos.cli import main
-from nacos.costmodel.board_fewshot import default_table
 from nacos.costmodel.latency_dataset import append_sample
-from nacos.costmodel.latency_table import load_latency_table
+from nacos.costmodel.latency_table import SHIPPED_TABLE, load_latency_table
 from nacos.spaces import get_space
 
-TABLE = default_table()
-pytestmark = pytest.mark.skipif(TABLE is None, reason="the shared nb201-latency table is not on this machine")
+TABLE = SHIPPED_TABLE
 BOARD_DEVICE = "gold_6240"
 
 
@@ -35,7 +32,7 @@ def test_fit_on_ten_board_samples_then_predict_unseen_cells(tmp_path, capsys):
                              "target": "rpi4", "tasks": [], "latency_ms": float(table.column(BOARD_DEVICE)[i])})
     common = ["--target", "rpi4", "--schedules", str(tmp_path / "sch")]
     assert main(["costmodel", "fit", *common, "--data", str(data), "--latency-table", str(small)]) == 0
-    assert (tmp_path / "sch" / "rpi4" / "fewshot_nb201.pkl").exists()
+    assert (tmp_path / "sch" / "rpi4" / "fewshot_nb201" / "model.json").exists()
     capsys.readouterr()
     errors = []
     for i in rows[600:]:  # cells neither the sources' table part nor the samples held

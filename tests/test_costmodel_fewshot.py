@@ -1,6 +1,7 @@
 """Few-shot latency predictor: reading latency tables, the CLI's errors, and prediction quality."""
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,23 +10,23 @@ import pytest
 
 from nacos.cli import main
 from nacos.costmodel.fewshot import SourceModels, fit_fewshot, load_latency_table, run_fewshot
+from nacos.costmodel.latency_table import SHIPPED_TABLE, TABLE_VARIABLE, default_table, open_table
 from nacos.costmodel.nb201_features import arch_features, live_edges, network_flops_params
 from nacos.errors import NacosError
 from nacos.spaces import get_space
 from nacos.spaces.nb201 import is_disconnected, parse_arch
 
-NB201_CSV = Path(__file__).resolve().parents[2] / "shared/data/nb201-latency/nb201_latency_ms.csv"
 TRAINING = "1080ti_1,1080ti_32,1080ti_256,silver_4114,silver_4210r,samsung_a50,pixel3,essential_ph_1,samsung_s7"
 ROWS = 400
 DISCONNECTED_ROWS = 12
-
-pytestmark = pytest.mark.skipif(not NB201_CSV.exists(), reason="shared NAS-Bench-201 latency data not present")
+# sha256 of the HELP repository's nb201_latency_ms.csv (4,432,126 bytes), which the package ships gzip-compressed
+SHIPPED_SHA256 = "f596615ee1f5b6a06de9728719d6b84d8110b100f0e8abcab3f1522bbd115a87"
 
 
 @pytest.fixture(scope="module")
 def small_csv(tmp_path_factory) -> Path:
-    """400 connected and 12 disconnected rows of the shared table, all 13 devices."""
-    with NB201_CSV.open(newline="") as f:
+    """400 connected and 12 disconnected rows of the shipped table, all 13 devices."""
+    with open_table(SHIPPED_TABLE) as f:
         header, *rows = list(csv.reader(f))
     disconnected = [r for r in rows if is_disconnected(r[1])][:DISCONNECTED_ROWS]
     connected = [r for r in rows if not is_disconnected(r[1])]
@@ -75,6 +76,7 @@ def test_live_edges_follow_input_to_output_paths():
     ("short row", lambda d: _write(d / "d.csv", f"nb201_index,arch,dev_a,dev_b\n0,{GOOD_ARCH},1.5\n")),
     ("malformed arch", lambda d: _write(d / "e.csv", "nb201_index,arch,dev_a,dev_b\n0,|conv~0|+|x~0|,1,2\n")),
     ("missing file", lambda d: d / "absent.csv"),
+    ("not gzip", lambda d: _write(d / "f.csv.gz", f"nb201_index,arch,dev_a,dev_b\n0,{GOOD_ARCH},1.5,2\n")),
 ])
 def test_bad_csv_is_one_error_line(tmp_path, capsys, problem, make):
     path = make(tmp_path)
@@ -142,3 +144,30 @@ def test_uncertainty_is_exposed(small_csv):
     assert np.all(ms > 0) and np.all(spread > 0)
     with pytest.raises(NacosError):
         predictor.predict(["|conv~0|"])
+
+
+def test_the_shipped_table_is_the_data_set_with_its_licence():
+    with open_table(SHIPPED_TABLE) as f:
+        text = f.read()
+    assert hashlib.sha256(text.encode()).hexdigest() == SHIPPED_SHA256
+    assert "MIT License" in (SHIPPED_TABLE.parent / "LICENSE-HELP").read_text()
+    assert "HELP" in (SHIPPED_TABLE.parent / "README.md").read_text()
+    table = load_latency_table(SHIPPED_TABLE)
+    assert len(table.archs) + table.dropped_disconnected == 15625 and len(table.devices) == 13
+
+
+def test_fewshot_needs_no_table_path(monkeypatch, capsys):
+    """Outside a checkout there is no ../shared: the shipped table is the default."""
+    monkeypatch.delenv(TABLE_VARIABLE, raising=False)
+    assert default_table() == SHIPPED_TABLE
+    assert main(["costmodel", "fewshot", "--target-device", "gold_6240", "--source-devices", "silver_4114",
+                 "--samples", "10", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["archs"] + result["dropped_disconnected"] == 15625 and result["spearman"] > 0.8
+
+
+def test_the_table_variable_overrides_the_shipped_table(small_csv, monkeypatch, capsys):
+    monkeypatch.setenv(TABLE_VARIABLE, str(small_csv))
+    assert main(["costmodel", "fewshot", "--target-device", "gold_6240", "--source-devices", "silver_4114",
+                 "--samples", "10", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["archs"] == ROWS

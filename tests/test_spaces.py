@@ -4,7 +4,6 @@ import argparse
 import csv
 import itertools
 import json
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -24,7 +23,6 @@ from nacos.spaces.lowering import lower, overlap_of
 from nacos.spaces.nb201 import EDGES, OPS, NB201Space, arch_string, is_disconnected, parse_arch
 from nacos.tasks import extract_tasks
 
-NB201_CSV = Path(__file__).resolve().parents[2] / "shared/data/nb201-latency/nb201_latency_ms.csv"
 GENOTYPES_DEFAULT_RUN = {"mbconv": 200, "hybrid": 200, "nb201": 200, "grassroots": 30}
 
 
@@ -243,9 +241,9 @@ def test_describe_flops_agree_with_torch_flop_counter(name):
 
 @pytest.fixture(scope="module")
 def nb201_rows():
-    if not NB201_CSV.exists():
-        pytest.skip(f"{NB201_CSV} not present")
-    with NB201_CSV.open() as f:
+    from nacos.costmodel.latency_table import SHIPPED_TABLE, open_table
+
+    with open_table(SHIPPED_TABLE) as f:
         return list(csv.DictReader(f))
 
 

@@ -27,8 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nacos.costmodel.fewshot import SourceModels, fit_fewshot, load_latency_table, run_fewshot  # noqa: E402
+from nacos.costmodel.latency_table import default_table  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/nb201-latency/nb201_latency_ms.csv"
+DATA = default_table()  # $NACOS_LATENCY_TABLE, else the table shipped with NACOS
 TRAINING = ("1080ti_1", "1080ti_32", "1080ti_256", "silver_4114", "silver_4210r", "samsung_a50", "pixel3",
             "essential_ph_1", "samsung_s7")
 VALIDATION = ("titanx_1", "titanx_32", "titanx_256", "gold_6240")

@@ -3,16 +3,17 @@
 A board reached over RPC (a Raspberry Pi) tunes and measures a network in minutes, so tens of
 measured networks, as the x86 model has, take hours. Ten measured NAS-Bench-201 networks of the
 board (`tools/collect_latency.py --space nb201 --target rpi4 --rpc-tracker ... -n 10`) plus
-other devices' measurements of every NAS-Bench-201 cell (the HELP table, `--latency-table`) give
-a predictor of any cell on that board (`fewshot.fit_fewshot`: source-device models, ridge on
-the board's samples, bootstrap spread). `nacos costmodel fit` saves it beside the board's
-records; `nacos costmodel predict --target rpi4 G.json` answers from it.
+other devices' measurements of every NAS-Bench-201 cell (the HELP table shipped with the
+package, or `--latency-table`) give a predictor of any cell on that board
+(`fewshot.fit_fewshot`: source-device models, ridge on the board's samples, bootstrap spread).
+`nacos costmodel fit` saves it beside the board's records as the folder `fewshot_nb201/`
+(`persist`: `source-0.ubj` ... per source device, `model.json` with the devices, the ridge
+weights and feature moments); `nacos costmodel predict --target rpi4 G.json` answers from it.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,19 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NacosError
-from .persist import load_model, save_model
+from .latency_table import default_table
+from .persist import load_model, malformed, save_model
 
-FEWSHOT_FILE = "fewshot_nb201.pkl"
+__all__ = ["BoardFewShot", "default_table", "fit_board_fewshot", "sample_arch"]
+
+FEWSHOT_FILE = "fewshot_nb201"  # a folder: persist.save_model
+LEGACY_PICKLE = "fewshot_nb201.pkl"  # what NACOS saved before, refused on load
+LEGACY_FILES = (LEGACY_PICKLE, "fewshot_nb201.json")  # the pickle and its summary, removed by a save
+REFIT = "nacos costmodel fit --target BOARD --data DATASET"
 SPACE = "nb201"
-
-
-def default_table() -> Path | None:
-    """$NACOS_LATENCY_TABLE, else the shared data set beside the repository, if present."""
-    from ..board import REPO_ROOT
-
-    given = os.environ.get("NACOS_LATENCY_TABLE")
-    path = Path(given) if given else REPO_ROOT.parent / "shared" / "data" / "nb201-latency" / "nb201_latency_ms.csv"
-    return path if path.exists() else None
 
 
 def sample_arch(sample: dict) -> str:
@@ -60,24 +58,39 @@ class BoardFewShot:
                  "high_ms": float(m * math.exp(s))} for m, s in zip(ms, spread)]
 
     def save(self, folder: Path) -> Path:
-        return save_model(self, folder, FEWSHOT_FILE,
-                          {"board": self.board, "trained_on": self.trained_on, "sources": self.sources})
+        """Write `folder/fewshot_nb201/` (replacing an old pickled model there); returns that folder."""
+        sources = self.predictor.sources
+        boosters = {f"source-{i}": b for i, b in enumerate(sources.boosters)}
+        meta = {"board": self.board, "trained_on": self.trained_on, "sources": self.sources,
+                "source_boosters": list(boosters), "predictor": self.predictor.to_json()}
+        return save_model(folder, FEWSHOT_FILE, meta, boosters, remove=LEGACY_FILES)
 
     @staticmethod
     def load(folder: Path) -> BoardFewShot | None:
-        return load_model(folder, FEWSHOT_FILE)
+        """The saved model, None when there is none (a NacosError for anything else there)."""
+        from .fewshot import FewShotPredictor, SourceModels
+
+        loaded = load_model(folder, FEWSHOT_FILE, REFIT, legacy=(LEGACY_PICKLE,))
+        if loaded is None:
+            return None
+        meta, boosters = loaded
+        try:
+            devices = [str(d) for d in meta["sources"]]
+            sources = SourceModels.from_boosters(devices, [boosters[name] for name in meta["source_boosters"]])
+            predictor = FewShotPredictor.from_json(meta["predictor"], sources)
+            return BoardFewShot(str(meta["board"]), predictor, devices, int(meta["trained_on"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise malformed(folder, FEWSHOT_FILE, exc, REFIT) from None
 
 
 def fit_board_fewshot(samples: list[dict], table_path: Path | None, board_name: str,
                       sources: Sequence[str] | None = None, seed: int = 0) -> BoardFewShot:
-    """Source models on the table's devices (all, unless `sources`), ridge on the board's samples."""
+    """Source models on the table's devices (all, unless `sources`), ridge on the board's samples.
+    `table_path` None: `default_table()` ($NACOS_LATENCY_TABLE, else the shipped table)."""
     from .fewshot import SourceModels, fit_fewshot, load_latency_table
 
-    if table_path is None:
-        raise NacosError("the few-shot model needs other devices' NAS-Bench-201 latencies: give --latency-table "
-                         "CSV (nb201_index,arch,one column per device) or set NACOS_LATENCY_TABLE")
     archs = [sample_arch(s) for s in samples]
-    table = load_latency_table(table_path)
+    table = load_latency_table(table_path or default_table())
     devices = list(sources) if sources else list(table.devices)
     source_models = SourceModels(table, devices)
     latency = np.array([s["latency_ms"] for s in samples], dtype=np.float64)

@@ -19,8 +19,9 @@ def add_parser(subparsers) -> None:
 
     p = commands.add_parser("fewshot", help="predict a new device's NAS-Bench-201 latencies from a few samples "
                                             "and other devices, and score the prediction")
-    p.add_argument("--data", type=Path, required=True,
-                   help="latency CSV: nb201_index,arch, then one column of milliseconds per device")
+    p.add_argument("--data", type=Path,
+                   help="latency CSV (or .csv.gz): nb201_index,arch, then one column of milliseconds per device "
+                        "(default: $NACOS_LATENCY_TABLE, else the 13-device NAS-Bench-201 table shipped with NACOS)")
     p.add_argument("--target-device", required=True, help="column of the device to predict")
     p.add_argument("--source-devices", required=True, help="comma-separated columns the predictor learns from")
     p.add_argument("--samples", type=int, default=10, help="measured target architectures the predictor may see")
@@ -34,7 +35,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latency-table", type=Path,
                    help="NAS-Bench-201 data sets only: other devices' latencies for the few-shot model "
-                        "(default: $NACOS_LATENCY_TABLE or the shared nb201-latency table)")
+                        "(default: $NACOS_LATENCY_TABLE, else the NAS-Bench-201 table shipped with NACOS)")
     p.add_argument("--source-devices", help="comma-separated table columns to learn from (default: all)")
     p.set_defaults(func=cmd_fit)
 
@@ -87,12 +88,12 @@ def cmd_fit(args) -> int:
 def _fit_fewshot(args, samples) -> int:
     import time
 
-    from .board_fewshot import default_table, fit_board_fewshot
+    from .board_fewshot import fit_board_fewshot
 
     board, folder = _board_and_folder(args)
     start = time.perf_counter()
     sources = _device_list(args.source_devices) if args.source_devices else None
-    model = fit_board_fewshot(samples, args.latency_table or default_table(), board.name, sources, seed=args.seed)
+    model = fit_board_fewshot(samples, args.latency_table, board.name, sources, seed=args.seed)
     path = model.save(folder)
     print(f"fitted the {board.name} few-shot model on {len(samples)} measured NAS-Bench-201 networks and "
           f"{len(model.sources)} other devices in {time.perf_counter() - start:.1f} s: {path}")
@@ -126,7 +127,7 @@ def cmd_predict(args) -> int:
     from ..spaces import Genotype, get_space
     from ..spaces.task_cache import TaskCache
     from .board_fewshot import BoardFewShot
-    from .latency_model import MODEL_FILE, LatencyModel
+    from .latency_model import LatencyModel
 
     board, folder = _board_and_folder(args)
     try:
@@ -143,7 +144,7 @@ def cmd_predict(args) -> int:
                   "predict_seconds": time.perf_counter() - start}
         read = 0.0
     else:
-        if not (folder / MODEL_FILE).exists():
+        if not LatencyModel.saved(folder):
             raise NacosError(f"no latency model for {board.name}: measure networks on it (tools/collect_latency.py "
                              f"--target {board.name} --rpc-tracker HOST:PORT --rpc-key KEY; for nb201 genotypes 10 "
                              f"suffice for the few-shot model) and run `nacos costmodel fit --target {board.name}`")
@@ -179,9 +180,10 @@ def _device_list(text: str) -> list[str]:
 
 def cmd_fewshot(args) -> int:
     from .fewshot import load_latency_table, run_fewshot
+    from .latency_table import default_table
 
     sources = _device_list(args.source_devices)
-    table = load_latency_table(args.data)
+    table = load_latency_table(args.data or default_table())
     result = run_fewshot(table, args.target_device, sources, samples=args.samples, seed=args.seed)
     if args.json:
         print(json.dumps(result, indent=1))

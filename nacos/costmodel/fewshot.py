@@ -52,15 +52,27 @@ class SourceModels:
         if not self.devices:
             raise NacosError("give at least one source device")
         features = arch_features(table.archs) if features is None else features
-        self.models = []
+        self.boosters = []  # xgboost.Booster per device
         for device in self.devices:
             model = xgboost.XGBRegressor(**XGB_PARAMS)
             model.fit(features, np.log(table.column(device)))
-            self.models.append(model)
+            self.boosters.append(model.get_booster())
+
+    @classmethod
+    def from_boosters(cls, devices: Sequence[str], boosters: Sequence) -> SourceModels:
+        """Source models saved before (`board_fewshot`): one loaded booster per device."""
+        if len(devices) != len(boosters) or not devices:
+            raise ValueError(f"{len(devices)} source devices but {len(boosters)} source boosters")
+        models = cls.__new__(cls)
+        models.devices = list(devices)
+        models.boosters = list(boosters)
+        for booster in models.boosters:
+            booster.set_param({"nthread": XGB_PARAMS["n_jobs"]})  # a saved booster does not keep it
+        return models
 
     def predict_log(self, features: np.ndarray) -> np.ndarray:
-        """(n archs, n source devices) predicted log-latency."""
-        return np.column_stack([m.predict(features) for m in self.models]).astype(np.float64)
+        """(n archs, n source devices) predicted log-latency (as XGBRegressor.predict computes it)."""
+        return np.column_stack([b.inplace_predict(features) for b in self.boosters]).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,16 @@ class _Ridge:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return x @ self.weights + self.intercept
+
+    def to_json(self) -> dict:
+        return {"weights": self.weights.tolist(), "intercept": self.intercept}
+
+    @staticmethod
+    def from_json(data: dict, size: int) -> _Ridge:
+        weights = np.asarray(data["weights"], dtype=np.float64)
+        if weights.shape != (size,):
+            raise ValueError(f"ridge weights of shape {weights.shape}, expected ({size},)")
+        return _Ridge(weights, float(data["intercept"]))
 
 
 class FewShotPredictor:
@@ -108,6 +130,25 @@ class FewShotPredictor:
         """Latency in ms and a relative uncertainty (std of log-latency over bootstrap refits; 0.1 ~ 10 %)."""
         log_ms, spread = self.predict_log_with_spread(archs)
         return np.exp(log_ms), spread
+
+    def to_json(self) -> dict:
+        """Everything but the source boosters (saved by the caller, one per `sources.devices`)."""
+        return {"feature_names": list(FEATURE_NAMES),
+                "correction_features": [FEATURE_NAMES[i] for i in CORRECTION_FEATURES],
+                "feature_mean": self._feature_mean.tolist(), "feature_scale": self._feature_scale.tolist(),
+                "fit": self._fit.to_json(), "bootstraps": [b.to_json() for b in self._bootstraps]}
+
+    @staticmethod
+    def from_json(data: dict, sources: SourceModels) -> FewShotPredictor:
+        if (data["feature_names"] != list(FEATURE_NAMES)
+                or data["correction_features"] != [FEATURE_NAMES[i] for i in CORRECTION_FEATURES]):
+            raise ValueError("fitted on other architecture features than this NACOS computes")
+        size = len(sources.devices) + len(CORRECTION_FEATURES)
+        moments = [np.asarray(data[k], dtype=np.float64) for k in ("feature_mean", "feature_scale")]
+        if any(m.shape != (len(CORRECTION_FEATURES),) for m in moments):
+            raise ValueError("feature moments of the wrong length")
+        return FewShotPredictor(sources, *moments, _Ridge.from_json(data["fit"], size),
+                                [_Ridge.from_json(b, size) for b in data["bootstraps"]])
 
 
 def fit_fewshot(sources: SourceModels, archs: Sequence[str], latency_ms: np.ndarray, seed: int = 0,

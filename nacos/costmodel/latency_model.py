@@ -14,6 +14,10 @@ Two levels, because tuned tasks are many more examples than measured networks:
 
 The store's times and the networks' latencies must be measured alike (same machine state, no
 other load): `tools/retime_records.py` and `tools/collect_latency.py --retime` see to it.
+
+Saved as the folder `latency_model/` beside the records (`persist`): `task.ubj`, `network-0.ubj`
+... (XGBoost's UBJSON) and `model.json` (board, target, seeds, the calibration line, feature
+names, the workloads the task model learnt from). The shipped x86 model takes 1.2 MB.
 """
 
 from __future__ import annotations
@@ -26,10 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NacosError
-from .features import ARCH_FEATURES, arch_features, task_features
-from .persist import load_model, save_model
+from .features import ARCH_FEATURES, arch_features, task_feature_names, task_features
+from .persist import load_model, malformed, save_model
 
-MODEL_FILE = "latency_model.pkl"
+MODEL_FILE = "latency_model"  # a folder: persist.save_model
+LEGACY_PICKLE = "latency_model.pkl"  # what NACOS saved before, refused on load
+LEGACY_FILES = (LEGACY_PICKLE, "latency_model.json")  # the pickle and its summary, removed by a save
+REFIT = "nacos costmodel fit --target BOARD --data DATASET"
+NETWORK_EXTRA_FEATURES = ("log_schedule_estimate_ms", "measured_share")
 ENSEMBLE = 8
 MIN_NETWORKS = 4  # measured networks a fit needs at the least
 PLANNED_TRIALS = 16  # the tuning effort assumed for a task the store does not know
@@ -79,7 +87,7 @@ class TaskModel:
     def __init__(self, target_dict: dict, seed: int = 0):
         self.target_dict = target_dict
         self.seed = seed
-        self.model = None
+        self.booster = None  # xgboost.Booster
         self.trained_keys: frozenset[str] = frozenset()  # the workloads it learnt from
 
     def fit(self, workloads: dict[str, tuple[object, float, int]]) -> TaskModel:
@@ -91,7 +99,7 @@ class TaskModel:
         workloads = timed(workloads)
         x = np.stack([task_features(mod, self.target_dict, count) for mod, _, count in workloads.values()])
         y = np.log([secs for _, secs, _ in workloads.values()])
-        self.model = xgboost.XGBRegressor(random_state=self.seed, **TASK_PARAMS).fit(x, y)
+        self.booster = xgboost.XGBRegressor(random_state=self.seed, **TASK_PARAMS).fit(x, y).get_booster()
         self.trained_keys = frozenset(workloads)
         return self
 
@@ -100,7 +108,26 @@ class TaskModel:
         if not tasks:
             return np.zeros(0)
         x = np.stack([task_features(task, self.target_dict, trials) for task in tasks])
-        return np.exp(self.model.predict(x).astype(np.float64))
+        return np.exp(self.booster.inplace_predict(x).astype(np.float64))  # as XGBRegressor.predict does
+
+    def to_json(self) -> dict:
+        return {"seed": self.seed, "booster": "task", "feature_names": task_feature_names(),
+                "trained_keys": sorted(self.trained_keys)}
+
+    @staticmethod
+    def from_json(target_dict: dict, data: dict, boosters: dict) -> TaskModel:
+        if data["feature_names"] != task_feature_names():
+            raise ValueError("the task model was fitted on other task features than this NACOS computes")
+        model = TaskModel(target_dict, int(data["seed"]))
+        model.booster = _nthreads(boosters[data["booster"]], TASK_PARAMS)
+        model.trained_keys = frozenset(str(k) for k in data["trained_keys"])
+        return model
+
+
+def _nthreads(booster, params: dict):
+    """A loaded booster with the thread count it was fitted with (a save does not keep it)."""
+    booster.set_param({"nthread": params["n_jobs"]})
+    return booster
 
 
 def task_times(tasks, known: dict[str, float], task_model: TaskModel,
@@ -131,7 +158,7 @@ class NetworkModel:
 
     def __init__(self, seed: int = 0):
         self.seed = seed
-        self.members = []
+        self.members = []  # xgboost.Booster per ensemble member
         self.scale, self.overhead_ms = 1.0, 0.0
 
     def calibrate(self, estimates: np.ndarray, latencies: np.ndarray) -> None:
@@ -165,7 +192,7 @@ class NetworkModel:
             pick = rng.integers(0, len(y), len(y)) if member else np.arange(len(y))
             model = xgboost.XGBRegressor(random_state=self.seed + member, **NETWORK_PARAMS)
             model.fit(x[pick], y[pick], base_margin=margin[pick])
-            self.members.append(model)
+            self.members.append(model.get_booster())
         return self
 
     def predict_log(self, descriptions, schedules) -> np.ndarray:
@@ -174,7 +201,27 @@ class NetworkModel:
 
         x, estimates = self.rows(descriptions, schedules)
         margin = self.margin(estimates)
-        return np.stack([m.get_booster().predict(xgboost.DMatrix(x, base_margin=margin)) for m in self.members])
+        return np.stack([m.predict(xgboost.DMatrix(x, base_margin=margin)) for m in self.members])
+
+    @staticmethod
+    def feature_names() -> list[str]:
+        return [*ARCH_FEATURES, *NETWORK_EXTRA_FEATURES]
+
+    def to_json(self) -> dict:
+        return {"seed": self.seed, "scale": self.scale, "overhead_ms": self.overhead_ms,
+                "members": [f"network-{i}" for i in range(len(self.members))],
+                "feature_names": self.feature_names()}
+
+    @staticmethod
+    def from_json(data: dict, boosters: dict) -> NetworkModel:
+        if data["feature_names"] != NetworkModel.feature_names():
+            raise ValueError("the network model was fitted on other architecture features than this NACOS computes")
+        model = NetworkModel(int(data["seed"]))
+        model.scale, model.overhead_ms = float(data["scale"]), float(data["overhead_ms"])
+        model.members = [_nthreads(boosters[name], NETWORK_PARAMS) for name in data["members"]]
+        if not model.members:
+            raise ValueError("the network model has no ensemble members")
+        return model
 
 
 @dataclass
@@ -203,16 +250,32 @@ class LatencyModel:
         return self.predict(space.describe(genotype), tasks, known, trials), tasks, known
 
     def save(self, folder: Path) -> Path:
-        return save_model(self, folder, MODEL_FILE,
-                          {"board": self.board, "trained_on": self.trained_on, "arch_features": list(ARCH_FEATURES)})
+        """Write `folder/latency_model/` (replacing an old pickled model there); returns that folder."""
+        network = self.network_model.to_json()
+        boosters = {"task": self.task_model.booster, **dict(zip(network["members"], self.network_model.members))}
+        meta = {"board": self.board, "trained_on": self.trained_on, "target": self.target_dict,
+                "network_model": network, "task_model": self.task_model.to_json()}
+        return save_model(folder, MODEL_FILE, meta, boosters, remove=LEGACY_FILES)
+
+    @staticmethod
+    def saved(folder: Path) -> bool:
+        """Whether `folder` holds a latency model, or something in its place that `load` refuses."""
+        return any((folder / name).exists() for name in (MODEL_FILE, LEGACY_PICKLE))
 
     @staticmethod
     def load(folder: Path) -> LatencyModel:
-        model = load_model(folder, MODEL_FILE)
-        if model is None:
-            raise NacosError(f"no latency model in '{folder}'; fit one with `nacos costmodel fit --target BOARD "
-                             f"--data DATASET`")
-        return model
+        loaded = load_model(folder, MODEL_FILE, REFIT, legacy=(LEGACY_PICKLE,))
+        if loaded is None:
+            raise NacosError(f"no latency model in '{folder}'; fit one with `{REFIT}`")
+        meta, boosters = loaded
+        try:
+            target = meta["target"]
+            if not isinstance(target, dict):
+                raise TypeError("'target' is not an object")
+            return LatencyModel(str(meta["board"]), target, TaskModel.from_json(target, meta["task_model"], boosters),
+                                NetworkModel.from_json(meta["network_model"], boosters), int(meta["trained_on"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise malformed(folder, MODEL_FILE, exc, REFIT) from None
 
 
 # ---------------------------------------------------------------------- fitting and judging
