@@ -14,8 +14,7 @@ import tempfile
 from pathlib import Path
 
 from .board import REPO_ROOT
-from .errors import NacosError
-from .record_files import (RECORD_FILE, WORKLOAD_FILE, complete_lines, load_failure, read_store, records_command,
+from .record_files import (RECORD_FILE, WORKLOAD_FILE, load_failure, read_store, records_command,
                            refuse_damaged)
 from .tasks import Task
 
@@ -136,18 +135,6 @@ class RecordStore:
 
     def known(self, task: Task) -> bool:
         return self.best_seconds(task) is not None
-
-
-def _json_lines(path: Path):
-    """The JSON value of each complete line of one of TVM's database files (a last line still
-    being written is left out); a damaged line is refused with its file and line."""
-    lines, _ = complete_lines(path)
-    for number, line in enumerate(lines, 1):
-        try:
-            yield json.loads(line)
-        except ValueError:
-            raise NacosError(f"damaged record store: {path} line {number} is not JSON; run "
-                             f"`{records_command(path.parent, 'repair')}`") from None
 
 
 def workload_keys(folder: Path) -> list[str]:
