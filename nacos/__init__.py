@@ -8,3 +8,24 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 __version__ = "0.1.0"
+
+# The Python API (api.py), imported on first use so that `import nacos` loads neither TVM nor torch.
+# `nacos.search` is the subpackage, callable as api.search (see search/__init__.py).
+_API = ("tune", "export", "load_study", "Study")
+__all__ = [*_API, "search"]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    if name == "search":
+        import importlib
+
+        return importlib.import_module(".search", __name__)
+    raise AttributeError(f"module 'nacos' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,9 +1,9 @@
 """Boards: declarative TOML files in targets/ that say how to compile for, and measure on, a device.
 
 A board file names the TVM target dict, the thread count, the cross compiler that links its
-libraries and whether this machine can run its code. Users add a board by adding a file (to the
-repository's targets/ or to a folder named by $NACOS_TARGETS); a file with a bad field is refused
-with a message that names the file and the field.
+libraries and whether this machine can run its code. The shipped boards are the repository's
+targets/ (inside the package as nacos/data/targets, homes.py); users add a board in a folder named
+by $NACOS_TARGETS. A file with a bad field is refused with a message that names the file and the field.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NacosError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BUILTIN_TARGETS = REPO_ROOT / "targets"
+from .homes import SHIPPED_TARGETS as BUILTIN_TARGETS
 
 # ELF e_machine values of the architectures NACOS builds for.
 ARCHES = {"x86_64": 62, "aarch64": 183, "armv7": 40}

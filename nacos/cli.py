@@ -1,4 +1,4 @@
-"""The `nacos` command line: targets, tune, export, run.
+"""The `nacos` command line: targets, tune, export, run; tune and export are thin layers over api.py.
 
 Every user error ends as one line on stderr ("nacos: error: ...") and exit status 2.
 """
@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from . import measuring
 from .errors import NacosError
 from .accuracy.cli import add_parser as add_accuracy_parser
 from .search.cli import add_parser as add_search_parser
@@ -21,21 +22,6 @@ from .records_cli import add_parser as add_records_parser
 
 DEMO_MODEL = "builtin:tiny-cnn"
 DEMO_TRIALS = 160
-
-
-def _rpc(args) -> tuple[str, int, str] | None:
-    if not getattr(args, "rpc_tracker", None):
-        return None
-    host, _, port = args.rpc_tracker.rpartition(":")
-    if not host or not port.isdigit() or not args.rpc_key:
-        raise NacosError("give the tracker as --rpc-tracker HOST:PORT together with --rpc-key KEY")
-    return host, int(port), args.rpc_key
-
-
-def _use_board_threads(board) -> None:
-    """The TVM runtime reads its thread count once, from the environment, at first use."""
-    if board.runs_locally:
-        os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))
 
 
 def cmd_targets(args) -> int:
@@ -53,8 +39,7 @@ def cmd_targets(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    from .board import load_board
-    from .network import load_network, parse_shape
+    from . import api
 
     if args.demo:
         args.model = args.model or DEMO_MODEL
@@ -63,22 +48,9 @@ def cmd_tune(args) -> int:
     if not args.model or args.out is None:
         raise NacosError("give a model and --out (e.g. nacos tune model.onnx --target x86 --out runs/m), or --demo")
     trials = 1000 if args.trials is None else args.trials
-    if trials < 0:
-        raise NacosError(f"--trials must be 0 or more (got {trials})")
-    board = load_board(args.target)
-    rpc = _rpc(args)
-    if trials > 0 and not board.runs_locally and rpc is None:
-        from .tuner import unmeasurable
-
-        raise unmeasurable(board)  # before any output is written
-    _use_board_threads(board)
-    shapes = [parse_shape(s) for s in args.input_shape or []]
-    network = load_network(args.model, shapes)
-
-    from .pipeline import tune_network
-
-    summary = tune_network(network, board, Path(args.out), trials, schedules=args.schedules, rpc=rpc,
-                           repeat=args.repeat, progress=not args.quiet)
+    summary = api.tune(args.model, out=args.out, target=args.target, trials=trials, input_shapes=args.input_shape,
+                       schedules=args.schedules, rpc=args.rpc_tracker, rpc_key=args.rpc_key, repeat=args.repeat,
+                       progress=not args.quiet)
     print(json.dumps(summary, indent=1) if args.json else _format_summary(summary))
     return 0 if summary["check"] is None or summary["check"]["ok"] else 1
 
@@ -103,20 +75,12 @@ def _format_summary(s: dict) -> str:
 
 
 def cmd_export(args) -> int:
-    from .board import load_board
-    from .pipeline import export_run
+    from . import api
 
-    board = load_board(args.target)
-    _use_board_threads(board)
-    run = Path(args.run)
-    if args.pick:  # a candidate of a search run
-        run = run / "candidates" / args.pick
-        if not run.is_dir():
-            raise NacosError(f"no measured candidate '{args.pick}' in '{args.run}'; `nacos report {args.run}` "
-                             f"lists the front's keys")
-    out = export_run(run, board, Path(args.out), schedules=args.schedules, force=args.force)
+    out = api.export(args.run, out=args.out, target=args.target, pick=args.pick, schedules=args.schedules,
+                     force=args.force)
     print(json.dumps(out, indent=1) if args.json else
-          f"exported {out['path']} for {board.name} ({out['elf_machine']}, {out['tasks_with_records']}/"
+          f"exported {out['path']} for {out['target']} ({out['elf_machine']}, {out['tasks_with_records']}/"
           f"{out['tasks']} tasks tuned, records from {out['schedules']})")
     return 0
 
@@ -155,10 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=None, help="global trial budget for the new tasks (default 1000)")
     p.add_argument("--out", type=Path, help="run folder (rerun with the same folder to resume)")
     p.add_argument("--input-shape", action="append", help="static input shape, e.g. 1,3,224,224 (once per input)")
-    p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/, "
-                                                 "or the one --out was tuned with)")
-    p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker to measure on a board")
-    p.add_argument("--rpc-key", help="device key registered with the tracker")
+    p.add_argument("--schedules", type=Path, help="record store root (default: the user store over the shipped "
+                                                 "records, or the one --out was tuned with)")
+    measuring.add_arguments(p)
     p.add_argument("--repeat", type=int, default=50, help="timing repeats of the tuned network")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

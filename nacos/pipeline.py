@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import artifact, compiler, rundir
-from .board import REPO_ROOT, Board
+from .board import Board
 from .errors import NacosError
 from .network import Network, TensorSpec
 from .records import RecordStore
@@ -70,9 +70,11 @@ def tune_network(network: Network, board: Board, out: Path, trials: int, *, sche
 
 
 def _remembered_root(store: RecordStore) -> Path | None:
-    """The store root a run folder keeps: None for the repository's schedules/, which moves with it."""
+    """The store root a run folder keeps: None for the default store, found again wherever the run is."""
+    from .records import default_root
+
     root = store.path.parent.resolve()
-    return None if root == (REPO_ROOT / "schedules").resolve() else root
+    return None if root == default_root().resolve() else root
 
 
 def export_run(run: Path, board: Board, out: Path, *, schedules: Path | None = None, force: bool = False) -> dict:

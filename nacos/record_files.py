@@ -113,6 +113,34 @@ def read_store(folder: Path) -> StoreLines:
     return lines
 
 
+def read_layers(folders: list[Path]) -> StoreLines:
+    """The checked lines of several stores read as one, each refused if damaged: the first
+    layer's lines as they are, then each lower layer's workloads the layers above lack, and its
+    records filed under the workload's number in the whole (the record bytes unchanged)."""
+    whole = refuse_damaged(read_store(folders[0]))
+    for folder in folders[1:]:
+        lower = refuse_damaged(read_store(folder))
+        if lower.workload_lines:
+            whole = _stacked(whole, lower)
+    return whole
+
+
+def _stacked(upper: StoreLines, lower: StoreLines) -> StoreLines:
+    whole = StoreLines(upper.folder, list(upper.workload_lines), list(upper.record_lines), list(upper.keys),
+                       list(upper.records), dict(upper.first_line), list(upper.unfinished))
+    number = {}  # lower workload line -> line in the whole
+    for n, key in enumerate(lower.keys):
+        if key not in whole.first_line:
+            whole.first_line[key] = len(whole.workload_lines)
+            whole.workload_lines.append(lower.workload_lines[n])
+            whole.keys.append(key)
+        number[n] = whole.first_line[key]
+    for line, (workload, run_secs) in zip(lower.record_lines, lower.records):
+        whole.record_lines.append(renumbered(line, number[workload]))
+        whole.records.append((number[workload], run_secs))
+    return whole
+
+
 def _check_workloads(lines: StoreLines) -> None:
     for n, line in enumerate(lines.workload_lines):
         why = _workload_damage(line)
@@ -252,12 +280,14 @@ def refuse_damaged(lines: StoreLines) -> StoreLines:
     return lines
 
 
-def load_failure(lines: StoreLines, exc: Exception) -> NacosError:
+def load_failure(lines: StoreLines, exc: Exception, kept: list[int] | None = None) -> NacosError:
     """The error for a store whose lines all look intact but which TVM could not load: the record
-    line TVM names, else the workload line that does not decode."""
+    line TVM names (`kept`: the store's record line of each line TVM was given, from 0, when it
+    was given only some), else the workload line that does not decode."""
     match = re.search(r"on line (\d+) of file", str(exc))
     if match:
-        found = [Problem(RECORD_FILE, int(match.group(1)), f"does not decode with TVM ({_tvm_reason(exc)})")]
+        line = int(match.group(1)) if kept is None else kept[int(match.group(1)) - 1] + 1
+        found = [Problem(RECORD_FILE, line, f"does not decode with TVM ({_tvm_reason(exc)})")]
     else:
         found = decode_problems(lines)
     if not found:

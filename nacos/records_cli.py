@@ -21,7 +21,8 @@ def add_parser(subparsers) -> None:
             ("repair", cmd_repair, "drop the damaged lines under the store's lock, keeping every intact record")):
         p = commands.add_parser(name, help=text)
         p.add_argument("--target", required=True, help="board name (nacos targets) or a board .toml file")
-        p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/)")
+        p.add_argument("--schedules", type=Path, help="record store root (default: the user "
+                                                          "store, $NACOS_HOME/schedules)")
         p.add_argument("--deep", action="store_true",
                        help="also replay every record on its workload with TVM, as loading the store does "
                             "(about 5 ms a record)")

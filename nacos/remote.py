@@ -25,12 +25,12 @@ import numpy as np
 from . import compiler
 from .board import Board
 from .errors import NacosError
+from .measuring import Rpc
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the tracker and get its answer
 DEVICE_TIMEOUT = 60.0  # seconds to wait for a free device of the key
 SESSION_TIMEOUT = 600  # the server ends a session older than this (a client that vanished)
 
-Rpc = tuple[str, int, str]  # tracker host, tracker port, device key
 
 
 @dataclass

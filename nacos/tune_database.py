@@ -19,10 +19,10 @@ import json
 import shutil
 from pathlib import Path
 
-from .record_files import (RECORD_FILE, WORKLOAD_FILE, complete_lines, read_store, record_workload,
-                           refuse_damaged, renumbered, workload_key)
+from .record_files import (RECORD_FILE, WORKLOAD_FILE, complete_lines, read_layers, record_workload,
+                           renumbered, workload_key)
 from .record_lock import append_durably, cut_unfinished_line, replace_durably, store_lock
-from .records import RecordStore, _stamp
+from .records import RecordStore
 
 TUNE_DB = "tune_db"
 MERGED_FILE = "merged.json"
@@ -42,7 +42,7 @@ class TuneDatabase:
         """A fresh private JSONDatabase holding the store's workload and record lines of `keys`."""
         from tvm.s_tir import meta_schedule as ms
 
-        lines = refuse_damaged(read_store(store.path))
+        lines = read_layers(store.folders)  # the shipped records under the user's seed it too
         number = {}  # store workload line -> private one
         workloads = []
         for n, key in enumerate(lines.keys):
@@ -91,7 +91,7 @@ class TuneDatabase:
             lines = [renumbered(line, number[key]) for key, line in new]
             append_durably(store.path / WORKLOAD_FILE, b"".join(appended))  # before the records on them
             append_durably(store.path / RECORD_FILE, b"".join(line + b"\n" for line in lines))
-            stamp = _stamp(store.path) if was_current else None
+            stamp = store.files_stamp() if was_current else None
         self._set_merged(end)
         store.absorb([(key, line_of[key], line) for (key, _), line in zip(new, lines)], mods or {}, stamp)
         return len(lines)

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from .board import Board
 from .errors import NacosError
+from .measuring import unmeasurable
 from .records import RecordStore
 from .rundir import write_json
 from .tasks import Task
@@ -127,12 +128,6 @@ def trials_per_iter(remaining: int, n_tasks: int, most: int) -> int:
     """
     even = max(1, remaining // n_tasks)
     return max(1, min(most, max(min(8, even), remaining // (2 * n_tasks))))
-
-
-def unmeasurable(board: Board) -> NacosError:
-    """The error for tuning a board this machine cannot run code for, without RPC."""
-    return NacosError(f"target '{board.name}' ({board.arch}) cannot be measured on this machine; "
-                      f"tune through a board with --rpc-tracker HOST:PORT --rpc-key KEY, or pass --trials 0")
 
 
 def make_runner(board: Board, settings: SearchSettings, rpc: tuple[str, int, str] | None = None):

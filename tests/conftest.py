@@ -11,6 +11,16 @@ TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session", autouse=True)
+def user_home(tmp_path_factory) -> Path:
+    """The user store ($NACOS_HOME) of the session: tests never write the user's real one, nor the
+    checkout (whose schedules/ is the shipped store, read under it)."""
+    folder = tmp_path_factory.mktemp("nacos-home")
+    os.environ["NACOS_HOME"] = str(folder)
+    os.environ.pop("NACOS_SCHEDULES", None)
+    return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
 def task_cache_dir(tmp_path_factory) -> Path:
     """Lowered network parts are cached for the session only, never in the user's ~/.cache."""
     folder = tmp_path_factory.mktemp("nacos-cache")
@@ -66,10 +76,10 @@ def best_records_store(tmp_path_factory) -> Path:
     """
     import shutil
 
-    from nacos.board import REPO_ROOT
+    from nacos.homes import SHIPPED_SCHEDULES
     from nacos.records import RECORD_FILE, WORKLOAD_FILE, mean_seconds
 
-    shipped = REPO_ROOT / "schedules" / "x86"
+    shipped = SHIPPED_SCHEDULES / "x86"
     root = tmp_path_factory.mktemp("best-records")
     folder = root / "x86"
     folder.mkdir()

@@ -5,21 +5,22 @@ import json
 import numpy as np
 import pytest
 
-from nacos.board import REPO_ROOT, load_board
+from nacos.board import load_board
+from nacos.homes import SHIPPED_SCHEDULES
 from nacos.cli import main
 from nacos.costmodel.latency_dataset import read_samples
 from nacos.costmodel.latency_model import (LatencyModel, describe_sample, fit_latency_model, sample_tasks,
                                            store_workloads)
 from nacos.errors import NacosError
 
-DATA = REPO_ROOT / "schedules" / "x86" / "latency_mbconv.jsonl"
+DATA = SHIPPED_SCHEDULES / "x86" / "latency_mbconv.jsonl"
 
 
 @pytest.fixture(scope="module")
 def shipped():
     samples = read_samples(DATA)
     assert len(samples) >= 5, "the shipped x86 data set should hold at least 5 measured networks"
-    folder = REPO_ROOT / "schedules" / "x86"
+    folder = SHIPPED_SCHEDULES / "x86"
     return samples, folder, store_workloads(folder)
 
 
@@ -43,6 +44,7 @@ def test_model_predicts_an_unseen_network_and_round_trips(shipped, tmp_path):
     assert summary["trained_on"] == len(fit) and summary["format"] == 1
 
 
+@pytest.mark.slow  # a second full fit; tools/bench_costmodel.py runs the blind mode on every fold
 def test_fit_can_hide_every_task_of_a_held_out_network(shipped):
     """The blind benchmark: no workload of the held-out network reaches the task model, even
     those the fitting networks share (they are fitted with their measured times)."""

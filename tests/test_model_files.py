@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nacos.board import REPO_ROOT
+import nacos
+from nacos.homes import SHIPPED_SCHEDULES
 from nacos.cli import main
 from nacos.costmodel.board_fewshot import BoardFewShot
 from nacos.costmodel.features import task_feature_names
@@ -22,7 +23,7 @@ from nacos.costmodel.latency_model import (ENSEMBLE, MIN_NETWORKS, TASK_PARAMS, 
 from nacos.costmodel.latency_table import SHIPPED_TABLE, load_latency_table
 from nacos.errors import NacosError
 
-SHIPPED_STORE = REPO_ROOT / "schedules" / "x86"
+SHIPPED_STORE = SHIPPED_SCHEDULES / "x86"
 
 
 def _description(rng):
@@ -215,7 +216,7 @@ def test_the_shipped_x86_model_loads_in_the_new_format():
 
 
 def test_no_costmodel_module_can_unpickle():
-    for source in (REPO_ROOT / "nacos" / "costmodel").glob("*.py"):
+    for source in (Path(nacos.__file__).parent / "costmodel").glob("*.py"):
         text = source.read_text()
         assert not any(f"import {name}" in text for name in ("pickle", "cloudpickle", "joblib")), source.name
 

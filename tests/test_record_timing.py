@@ -7,8 +7,9 @@ import json
 import pytest
 
 from nacos.board import load_board
+from nacos.homes import SHIPPED_SCHEDULES
 from nacos.record_timing import MAX_RECORDS, RETIMED_FILE, TOP_RECORDS, record_lines, retime_store, retimed
-from nacos.records import RECORD_FILE, WORKLOAD_FILE, best_times, store_folder, workload_keys
+from nacos.records import RECORD_FILE, WORKLOAD_FILE, best_times, workload_keys
 
 LUCKY = 5.0  # a slow record's timing made this many times faster than the fastest's: it ranks first
 
@@ -17,7 +18,7 @@ def small_store(folder, workloads=2):
     """The first `workloads` workloads of the shipped x86 store with 4 to MAX_RECORDS records of 5 us or more,
     re-indexed, in a new store folder; the slowest record of each gets a wrong time, LUCKY times
     below the fastest record's, and so ranks first."""
-    shipped = store_folder("x86")
+    shipped = SHIPPED_SCHEDULES / "x86"
     entries = [json.loads(line) for line in (shipped / WORKLOAD_FILE).read_text().splitlines()]
     by_workload = {}
     for line in (shipped / RECORD_FILE).read_text().splitlines():

@@ -94,6 +94,7 @@ tune(tasks, board, RecordStore("x86", Path({store!r})), Path({run!r}), {budget},
 """
 
 
+@pytest.mark.slow  # the merge after a kill is in the default suite: test_record_store_safety, test_search
 def test_killed_tune_resumes_without_losing_trials(tmp_path, models_py, x86):
     budget = 48
     store_root, run = tmp_path / "schedules", tmp_path / "run"

@@ -37,11 +37,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from nacos.homes import SHIPPED_SCHEDULES  # noqa: E402
 from nacos.search.config import parse_budget  # noqa: E402
 
 
 def data_set_keys(target: str, space: str) -> set[str]:
-    path = REPO / "schedules" / target / f"latency_{space}.jsonl"
+    path = SHIPPED_SCHEDULES / target / f"latency_{space}.jsonl"
     return {json.loads(line)["key"] for line in path.read_text().splitlines() if line.strip()} if path.exists() \
         else set()
 
@@ -101,7 +102,7 @@ def main() -> int:
             if not resume:
                 for folder in (schedules, cache):
                     shutil.rmtree(folder, ignore_errors=True)
-                shutil.copytree(REPO / "schedules" / args.target, schedules / args.target)
+                shutil.copytree(SHIPPED_SCHEDULES / args.target, schedules / args.target)
                 cache.mkdir(parents=True)
             command = [sys.executable, "-m", "nacos", "search", "--mode", mode, "--space", args.space,
                        "--dataset", args.dataset, "--target", args.target, "--budget", args.budget,

@@ -28,25 +28,27 @@ from nacos.board import load_board  # noqa: E402
 from nacos.costmodel.latency_dataset import read_samples  # noqa: E402
 from nacos.costmodel.latency_model import (fit_latency_model, predict_samples, score,  # noqa: E402
                                            store_workloads, task_sum_ms)
-from nacos.records import store_folder  # noqa: E402
+from nacos.records import store_folders  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", default="x86")
-    parser.add_argument("--data", type=Path, help="default: schedules/<target>/latency_mbconv.jsonl")
+    parser.add_argument("--data", type=Path, help="default: the board's latency_mbconv.jsonl (the user's, "
+                                                    "else the shipped one)")
     parser.add_argument("--schedules", type=Path)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     board = load_board(args.target)
-    folder = store_folder(board.name, args.schedules)
-    data = args.data or folder / "latency_mbconv.jsonl"
+    folders = store_folders(board.name, args.schedules)
+    data = args.data or next((f / "latency_mbconv.jsonl" for f in folders if (f / "latency_mbconv.jsonl").exists()),
+                             folders[0] / "latency_mbconv.jsonl")
     samples = read_samples(data)
     folds = min(args.folds, len(samples))
     order = np.random.default_rng(args.seed).permutation(len(samples))
-    workloads = store_workloads(folder)
+    workloads = store_workloads(folders)
     predicted = {name: [0.0] * len(samples) for name in ("known", "blind", "flops", "calibrated")}
     task_sum = [task_sum_ms(s, workloads) for s in samples]
     fit_seconds, instances, hidden = [], 0, 0
@@ -57,12 +59,12 @@ def main() -> int:
         exclude = frozenset(t["key"] for s in held for t in s["tasks"])
         shared = exclude & {t["key"] for s in fit for t in s["tasks"]}
         start = time.perf_counter()
-        model = fit_latency_model(fit, folder, board, seed=args.seed, exclude=exclude)
+        model = fit_latency_model(fit, folders, board, seed=args.seed, exclude=exclude)
         fit_seconds.append(time.perf_counter() - start)
         held_keys = [t["key"] for s in held for t in s["tasks"]]
         instances += len(held_keys)
         hidden += sum(k not in model.task_model.trained_keys for k in held_keys)  # what it really saw
-        values = predict_samples(model, held, folder)
+        values = predict_samples(model, held, folders)
         ms_per_flop = np.median([s["latency_ms"] / s["flops"] for s in fit])
         ratio = np.median([samples[i]["latency_ms"] / task_sum[i] for i in order if i not in set(held_idx)])
         for j, i in enumerate(held_idx):

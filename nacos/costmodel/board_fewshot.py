@@ -2,7 +2,7 @@
 
 A board reached over RPC (a Raspberry Pi) tunes and measures a network in minutes, so tens of
 measured networks, as the x86 model has, take hours. Ten measured NAS-Bench-201 networks of the
-board (`tools/collect_latency.py --space nb201 --target rpi4 --rpc-tracker ... -n 10`) plus
+board (`nacos costmodel collect --space nb201 --target rpi4 --rpc-tracker ... -n 10`) plus
 other devices' measurements of every NAS-Bench-201 cell (the HELP table shipped with the
 package, or `--latency-table`) give a predictor of any cell on that board
 (`fewshot.fit_fewshot`: source-device models, ridge on the board's samples, bootstrap spread).
@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import NacosError
 from .latency_table import default_table
-from .persist import load_model, malformed, save_model
+from .persist import layer_with, load_model, malformed, save_model
 
 __all__ = ["BoardFewShot", "default_table", "fit_board_fewshot", "sample_arch"]
 
@@ -66,10 +66,12 @@ class BoardFewShot:
         return save_model(folder, FEWSHOT_FILE, meta, boosters, remove=LEGACY_FILES)
 
     @staticmethod
-    def load(folder: Path) -> BoardFewShot | None:
-        """The saved model, None when there is none (a NacosError for anything else there)."""
+    def load(folders) -> BoardFewShot | None:
+        """The saved model of the first layer that has one, None when there is none (a NacosError
+        for anything else there)."""
         from .fewshot import FewShotPredictor, SourceModels
 
+        folder = layer_with(folders, FEWSHOT_FILE, (LEGACY_PICKLE,))
         loaded = load_model(folder, FEWSHOT_FILE, REFIT, legacy=(LEGACY_PICKLE,))
         if loaded is None:
             return None

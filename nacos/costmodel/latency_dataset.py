@@ -1,6 +1,6 @@
 """The measured-latency data set of a board: one JSON line per architecture, tuned then timed.
 
-`tools/collect_latency.py` appends a line when an architecture has been tuned (its new tasks, on
+`nacos costmodel collect` appends a line when an architecture has been tuned (its new tasks, on
 top of the records the store already had), built with every record, checked against PyTorch and
 timed end to end. A line holds what a cost model needs as label and as schedule features: the
 measured latency, each task's key, weight and best measured time, and what the tuning spent.
@@ -32,7 +32,7 @@ def read_samples(path: Path) -> list[dict]:
             sample = json.loads(line)
         except ValueError:
             raise NacosError(f"'{path}' line {number} is not JSON; a latency data set has one JSON object "
-                             f"per line (written by tools/collect_latency.py)") from None
+                             f"per line (written by nacos costmodel collect)") from None
         for field in ("space", "genotype", "target", "latency_ms", "tasks"):
             if field not in sample:
                 raise NacosError(f"'{path}' line {number} lacks '{field}'; not a latency data set")

@@ -13,7 +13,7 @@ Two levels, because tuned tasks are many more examples than measured networks:
    (bootstrap resamples) is the uncertainty.
 
 The store's times and the networks' latencies must be measured alike (same machine state, no
-other load): `tools/retime_records.py` and `tools/collect_latency.py --retime` see to it.
+other load): `nacos costmodel retime` and `nacos costmodel collect --retime` see to it.
 
 Saved as the folder `latency_model/` beside the records (`persist`): `task.ubj`, `network-0.ubj`
 ... (XGBoost's UBJSON) and `model.json` (board, target, seeds, the calibration line, feature
@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import NacosError
 from .features import ARCH_FEATURES, arch_features, task_feature_names, task_features
-from .persist import load_model, malformed, save_model
+from .persist import layer_with, load_model, malformed, save_model
 
 MODEL_FILE = "latency_model"  # a folder: persist.save_model
 LEGACY_PICKLE = "latency_model.pkl"  # what NACOS saved before, refused on load
@@ -258,12 +258,15 @@ class LatencyModel:
         return save_model(folder, MODEL_FILE, meta, boosters, remove=LEGACY_FILES)
 
     @staticmethod
-    def saved(folder: Path) -> bool:
-        """Whether `folder` holds a latency model, or something in its place that `load` refuses."""
+    def saved(folders) -> bool:
+        """Whether a layer holds a latency model, or something in its place that `load` refuses."""
+        folder = layer_with(folders, MODEL_FILE, (LEGACY_PICKLE,))
         return any((folder / name).exists() for name in (MODEL_FILE, LEGACY_PICKLE))
 
     @staticmethod
-    def load(folder: Path) -> LatencyModel:
+    def load(folders) -> LatencyModel:
+        """The model of the first layer that has one (the user's refit before the shipped one)."""
+        folder = layer_with(folders, MODEL_FILE, (LEGACY_PICKLE,))
         loaded = load_model(folder, MODEL_FILE, REFIT, legacy=(LEGACY_PICKLE,))
         if loaded is None:
             raise NacosError(f"no latency model in '{folder}'; fit one with `{REFIT}`")
@@ -330,7 +333,7 @@ def _out_of_fold_task_seconds(workloads: dict, target_dict: dict, folds: int, se
 def check_enough(samples: list[dict]) -> None:
     if len(samples) < MIN_NETWORKS:
         raise NacosError(f"a latency model needs at least {MIN_NETWORKS} measured networks (got {len(samples)}); "
-                         f"collect more with tools/collect_latency.py")
+                         f"collect more with nacos costmodel collect")
 
 
 def fit_latency_model(samples: list[dict], folder: Path, board, seed: int = 0,

@@ -87,6 +87,16 @@ def _read(path: Path, refit: str) -> bytes:
         raise _refuse(path, f"cannot be read ({exc.strerror})", refit) from None
 
 
+def layer_with(folders, kind: str, legacy: tuple[str, ...] = ()) -> Path:
+    """The first record store layer (a folder, or the layers with the user's first) that holds
+    `kind` or a legacy file in its place; the first layer when none does."""
+    layers = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(f) for f in folders]
+    for folder in layers:
+        if any((folder / name).exists() or (folder / name).is_symlink() for name in (kind, *legacy)):
+            return folder
+    return layers[0]
+
+
 def load_model(folder: Path, kind: str, refit: str, legacy: tuple[str, ...] = ()) -> tuple[dict, dict] | None:
     """(model.json's content, name -> xgboost.Booster) of `folder/kind/`, None when there is
     none. Anything else found there, or an old pickled model in `legacy`, is a NacosError

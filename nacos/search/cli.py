@@ -1,10 +1,13 @@
-"""`nacos search` and `nacos report`: run a co-search (or its two-stage baseline), then read it out."""
+"""`nacos search` and `nacos report`: run a co-search (or its two-stage baseline), then read it out.
+
+`nacos search` is a thin layer over `nacos.api.search`, which checks and runs everything."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from .. import measuring
 from ..errors import NacosError
 
 
@@ -41,10 +44,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-peak-memory", type=float, help="constraint: bytes of activations alive at once")
     p.add_argument("--out", type=Path, required=True, help="run folder (study.db, candidates/)")
     p.add_argument("--resume", action="store_true", help="continue the search in --out")
-    p.add_argument("--schedules", type=Path, help="record store root (default: the repository's schedules/; "
-                                                 "with --resume, the one the search was started with)")
-    p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker to measure on a board")
-    p.add_argument("--rpc-key")
+    p.add_argument("--schedules", type=Path, help="record store root (default: the user store over the shipped "
+                                                 "records; with --resume, the one the search was started with)")
+    measuring.add_arguments(p)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
@@ -57,33 +59,22 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_search(args) -> int:
-    from ..cli import _rpc, _use_board_threads
-    from .config import SearchConfig, parse_budget
-    from .modes import create_search
+    from .. import api
 
-    config = SearchConfig(space=args.space, target=args.target, dataset=args.dataset, mode=args.mode,
-                          budget_seconds=parse_budget(args.budget), seed=args.seed, strategy=args.strategy,
-                          population=args.population, children=args.children,
-                          evaluate_per_generation=args.evaluate, trials_per_task=args.trials_per_task,
-                          train_epochs=args.train_epochs, train_images=args.train_images,
-                          final_share=args.final_share, blind_share=args.blind_share,
-                          reference=_reference(args.reference), max_params=args.max_params,
-                          max_flops=args.max_flops, max_peak_memory=args.max_peak_memory).check()
-    from ..board import load_board
-
-    board = load_board(config.target)
-    rpc = _rpc(args)
-    if not board.runs_locally and rpc is None:
-        from ..tuner import unmeasurable
-
-        raise unmeasurable(board)
-    _use_board_threads(board)
-    result = create_search(config, args.out, resume=args.resume, schedules=args.schedules, rpc=rpc,
-                           progress=not args.quiet).run()
+    study = api.search(args.space, out=args.out, mode=args.mode, target=args.target, dataset=args.dataset,
+                       budget=args.budget, seed=args.seed, strategy=args.strategy, population=args.population,
+                       children=args.children, evaluate=args.evaluate, trials_per_task=args.trials_per_task,
+                       final_share=args.final_share, blind_share=args.blind_share, train_epochs=args.train_epochs,
+                       train_images=args.train_images, reference=args.reference, max_params=args.max_params,
+                       max_flops=args.max_flops, max_peak_memory=args.max_peak_memory, resume=args.resume,
+                       schedules=args.schedules, rpc=args.rpc_tracker, rpc_key=args.rpc_key,
+                       progress=not args.quiet)
+    result = study.result
+    study.close()
     if args.json:
         print(json.dumps(result, indent=1))
     else:
-        print(f"{config.mode} search in {args.out}: {result['candidates']} candidates, {result['trained']} trained, "
+        print(f"{result['mode']} search in {args.out}: {result['candidates']} candidates, {result['trained']} trained, "
               f"{result['predicted']} predicted, {result['measured']} measured, {result['trials']} trials, "
               f"{result['seconds']:.0f} s; front of "
               f"{len(result['front'])}, hypervolume {result['hypervolume']:.4f}  (next: nacos report {args.out})")
@@ -121,16 +112,6 @@ def cmd_report(args) -> int:
     print(f"written: {args.run}/pareto.csv, pareto.json, pareto.png  (export one: nacos export {args.run} "
           f"--pick KEY --target BOARD --out DIR)")
     return 0
-
-
-def _reference(text: str) -> tuple[float, float]:
-    try:
-        accuracy, latency = (float(v) for v in text.split(","))
-    except ValueError:
-        raise NacosError(f"bad --reference '{text}': give ACCURACY,LATENCY_MS such as 0.5,20") from None
-    if not 0 <= accuracy < 1 or latency <= 0:
-        raise NacosError(f"bad --reference '{text}': accuracy in [0, 1), latency above 0 ms")
-    return accuracy, latency
 
 
 def _share(value) -> str:

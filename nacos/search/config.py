@@ -32,7 +32,10 @@ class SearchConfig:
     max_flops: float | None = None
     max_peak_memory: float | None = None  # bytes of activations alive at once
 
-    def check(self) -> SearchConfig:
+    def check(self, *, strategy_given: bool = False) -> SearchConfig:
+        """The config itself, or a NacosError naming the bad setting. With `strategy_given` (a
+        Strategy object comes with the config) `strategy` only names that object in the study
+        store, so it need not be a registered strategy."""
         from .strategy import get_strategy
 
         if self.mode not in MODES:
@@ -50,7 +53,8 @@ class SearchConfig:
                 raise NacosError(f"--{name.replace('_', '-')} must be in [0, 1) (got {getattr(self, name)})")
         if self.trials_per_task < 0:
             raise NacosError(f"--trials-per-task must be 0 or more (got {self.trials_per_task})")
-        get_strategy(self.strategy)
+        if not strategy_given:
+            get_strategy(self.strategy)
         for name in ("max_params", "max_flops", "max_peak_memory"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise NacosError(f"--{name.replace('_', '-')} must be positive (got {getattr(self, name)})")

@@ -95,9 +95,9 @@ class PredictedLatency(LatencyEstimator):
     name = "predicted"
     compiler_aware = True
 
-    def __init__(self, space, store: StudyStore, board, model, records_folder, trials_per_task: int):
+    def __init__(self, space, store: StudyStore, board, model, record_folders, trials_per_task: int):
         super().__init__(space, store)
-        self.board, self.model, self.records_folder = board, model, records_folder
+        self.board, self.model, self.record_folders = board, model, record_folders
         self.trials_per_task = max(trials_per_task, 1)  # what the tasks it does not know will get
         self.task_cache = None  # opened on the first prediction
         self._best: dict[str, tuple[float, int]] | None = None
@@ -107,7 +107,7 @@ class PredictedLatency(LatencyEstimator):
         from ..records import best_times
 
         if self._best is None:
-            self._best = best_times(self.records_folder)
+            self._best = best_times(self.record_folders)
         return self._best
 
     def store_changed(self) -> None:
@@ -149,12 +149,17 @@ class PredictedLatency(LatencyEstimator):
 
         if not measured_samples:
             return None
-        data = self.records_folder / f"latency_{self.space.name}.jsonl"
         ours = {s["key"] for s in measured_samples}
-        shipped = [s for s in read_samples(data) if s["key"] not in ours] if data.exists() else []
+        shipped = []  # the board's data set, the user's layer before the shipped one
+        for folder in self.record_folders:
+            data = folder / f"latency_{self.space.name}.jsonl"
+            for sample in read_samples(data) if data.exists() else []:
+                if sample["key"] not in ours:
+                    ours.add(sample["key"])
+                    shipped.append(sample)
         start = time.perf_counter()
         try:
-            self.model = fit_latency_model(shipped + measured_samples, self.records_folder, self.board)
+            self.model = fit_latency_model(shipped + measured_samples, self.record_folders, self.board)
             self._version += 1  # the bias is learnt afresh against the new model
         except NacosError as exc:
             return {"refit": False, "why": str(exc)}
@@ -165,7 +170,7 @@ class PredictedLatency(LatencyEstimator):
 LATENCY_ESTIMATORS = {c.name: c for c in (FlopsLatency, PredictedLatency)}
 
 
-def create_latency(name: str, space, store: StudyStore, board=None, records_folder=None,
+def create_latency(name: str, space, store: StudyStore, board=None, record_folders=None,
                    trials_per_task: int = 8) -> LatencyEstimator:
     """`flops`, or `predicted` with the board's saved latency model (NacosError if it has none)."""
     if name == "flops":
@@ -173,7 +178,7 @@ def create_latency(name: str, space, store: StudyStore, board=None, records_fold
     if name == "predicted":
         from ..costmodel.latency_model import LatencyModel
 
-        return PredictedLatency(space, store, board, LatencyModel.load(records_folder), records_folder,
+        return PredictedLatency(space, store, board, LatencyModel.load(record_folders), record_folders,
                                 trials_per_task)
     raise NacosError(f"unknown latency estimator '{name}'; estimators: {', '.join(LATENCY_ESTIMATORS)}")
 

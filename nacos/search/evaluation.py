@@ -79,13 +79,14 @@ class Measurement:
         return build + per_trial * new_tasks * self.trials_per_task + self.decode_seconds()
 
     def decode_seconds(self) -> float:
-        """The first build of a process decodes the record store (about 40-80 s for the shipped 68 MB)."""
-        from ..records import RECORD_FILE, WORKLOAD_FILE, RecordStore, store_folder
+        """The first build of a process decodes the record store (about 40-80 s for the shipped 68 MB as one store)."""
+        from ..records import RECORD_FILE, WORKLOAD_FILE, RecordStore, store_folders
 
         if RecordStore.decoded(self.board.name, self.schedules):
             return 0.0
-        folder = store_folder(self.board.name, self.schedules)
-        size = sum((folder / f).stat().st_size for f in (RECORD_FILE, WORKLOAD_FILE) if (folder / f).exists())
+        folders = store_folders(self.board.name, self.schedules)  # lower layers: workloads, best records only
+        size = sum((folder / f).stat().st_size for n, folder in enumerate(folders)
+                   for f in ((RECORD_FILE, WORKLOAD_FILE) if n == 0 else (WORKLOAD_FILE,)) if (folder / f).exists())
         return DECODE_SECONDS_PER_MB * size / 1e6
 
     def measure(self, candidate: Candidate) -> float | None:
@@ -94,14 +95,14 @@ class Measurement:
         if found is not None:
             return found.value
         from ..pipeline import tune_network
-        from ..records import best_times, store_folder
+        from ..records import best_times, store_folders
         from ..spaces.lowering import lower
         from ..tasks import extract_tasks
 
         start = time.perf_counter()
         network = lower(self.space, candidate.genotype)
         tasks = extract_tasks(network.mod, self.board.target())
-        best = best_times(store_folder(self.board.name, self.schedules))
+        best = best_times(store_folders(self.board.name, self.schedules))
         known = sum(t.key in best for t in tasks)
         try:
             summary = tune_network(network, self.board, self.out / "candidates" / candidate.key,

@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..board import Board
 from ..errors import NacosError
+from ..spaces.base import Space
 from .config import SearchConfig, jsonable
 from .estimators import AccuracyScreen, Guess, LatencyEstimator, create_latency, optimistic
 from .evaluation import Measurement, Training
@@ -63,13 +65,16 @@ class Search:
     def __init__(self, config: SearchConfig, out: Path, resume: bool = False, schedules: Path | None = None,
                  rpc=None, progress: bool = True, *, strategy: Strategy | None = None,
                  latency: LatencyEstimator | None = None, accuracy: AccuracyScreen | None = None,
-                 training: Training | None = None, measurement: Measurement | None = None):
+                 training: Training | None = None, measurement: Measurement | None = None,
+                 space: Space | None = None, board: Board | None = None):
+        """`space`, `board` and `strategy` objects stand in for the ones the config names (the
+        config, kept in the study store, holds their names: give the same objects to resume)."""
         from ..accuracy.training import Recipe
         from ..board import load_board
         from ..datasets import load_dataset
         from ..spaces import get_space
 
-        self.config = config.check()
+        self.config = config.check(strategy_given=strategy is not None)
         if config.mode != self.mode:
             raise NacosError(f"{type(self).__name__} runs mode '{self.mode}', not '{config.mode}'")
         self.out = Path(out)
@@ -78,8 +83,8 @@ class Search:
             raise NacosError(f"'{self.out}' already holds a search; add --resume to continue it or give a new --out")
         if resume and not path.exists():
             raise NacosError(f"nothing to resume in '{self.out}' (no {STUDY_FILE})")
-        self.board = load_board(config.target)
-        self.space = get_space(config.space)
+        self.board = board if board is not None else load_board(config.target)
+        self.space = space if space is not None else get_space(config.space)
         dataset = load_dataset(config.dataset)  # before the store: a missing data set leaves no folder
         self.store = StudyStore.of_run(self.out, create=True, resume=resume)
         settings = {"config": jsonable(asdict(config))}
@@ -112,13 +117,14 @@ class Search:
         last = self.store.last_generation()
         self.number = last["number"] if last else -1
 
-    def records_folder(self) -> Path:
-        from ..records import store_folder
+    def record_folders(self) -> list[Path]:
+        """The record store layers latency estimates read (store_folders), the written one first."""
+        from ..records import store_folders
 
-        return store_folder(self.board.name, self.schedules)
+        return store_folders(self.board.name, self.schedules)
 
     def default_latency(self) -> LatencyEstimator:
-        return create_latency(self.latency_estimator, self.space, self.store, self.board, self.records_folder())
+        return create_latency(self.latency_estimator, self.space, self.store, self.board, self.record_folders())
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -335,7 +341,7 @@ class OneStageSearch(Search):
 
     def default_latency(self) -> LatencyEstimator:
         try:
-            return create_latency("predicted", self.space, self.store, self.board, self.records_folder(),
+            return create_latency("predicted", self.space, self.store, self.board, self.record_folders(),
                                   self.config.trials_per_task)
         except NacosError as exc:
             print(f"nacos: note: {exc}; one-stage screening falls back to FLOPs (compiler-blind) latency",

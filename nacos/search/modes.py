@@ -12,7 +12,9 @@ SEARCHES = {OneStageSearch.mode: OneStageSearch, TwoStageSearch.mode: TwoStageSe
 
 
 def create_search(config: SearchConfig, out: Path, **kwargs) -> Search:
-    """The search of `config.mode`; keyword arguments as `Search` takes them (a strategy,
-    latency or accuracy estimator, training, measurement, or a one-stage measurement policy)."""
-    config.check()  # an unknown mode is one line naming the modes
+    """The search of `config.mode`; keyword arguments as `Search` takes them (a space, board or
+    strategy object, a latency or accuracy estimator, training, measurement, or a one-stage
+    measurement policy)."""
+    # an unknown mode is one line naming the modes
+    config.check(strategy_given=kwargs.get("strategy") is not None)
     return SEARCHES[config.mode](config, out, **kwargs)

@@ -39,13 +39,19 @@ def measured_points(store: StudyStore) -> list[dict]:
     return rows
 
 
+def measured_front(rows: list[dict]) -> list[dict]:
+    """The Pareto front of the rows (`measured_points`) whose latency was measured, fastest first."""
+    measured = [r for r in rows if r["latency_ms"] is not None]
+    front_idx = pareto_front([(r["accuracy"], r["latency_ms"]) for r in measured])
+    return sorted((measured[i] for i in front_idx), key=lambda r: r["latency_ms"])
+
+
 def summarize(store: StudyStore, reference=None) -> dict:
     config = store.setting("config", {})
     reference = tuple(reference or config.get("reference", (0.5, 20.0)))
     rows = measured_points(store)
     measured = [r for r in rows if r["latency_ms"] is not None]
-    front_idx = pareto_front([(r["accuracy"], r["latency_ms"]) for r in measured])
-    front = sorted((measured[i] for i in front_idx), key=lambda r: r["latency_ms"])
+    front = measured_front(rows)
     tasks = sum(r["tasks"] or 0 for r in rows)
     from_store = sum(r["tasks_from_store"] or 0 for r in rows)
     last = store.last_generation()
