@@ -256,11 +256,11 @@ def decode_problems(lines: StoreLines, records: bool = False, progress: bool = F
 
 def records_command(folder: Path, action: str) -> str:
     """`nacos records check|repair` for this store, with --schedules unless it is the default root."""
-    from .records import default_root
+    from .homes import user_schedules
 
     folder = Path(folder)
     command = f"nacos records {action} --target {folder.name}"
-    if folder.parent.resolve() != Path(default_root()).resolve():
+    if folder.parent.resolve() != user_schedules().resolve():
         command += f" --schedules {folder.parent}"
     return command
 
