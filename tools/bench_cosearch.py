@@ -19,7 +19,8 @@ one-stage runs. Writes the comparison plot with `nacos report --compare`.
 Measured at commit 70c7ff5 (15 min, seeds 11, 12, 13): one-stage / two-stage hypervolume 1.116,
 0.900, 1.914 at (0.5, 1 ms). At 3d56a0a (final share never before half the budget): 1.192, 0.831,
 2.652 at (0.5, 1 ms), 1.206, 0.983, 1.459 at (0.5, 2 ms); seed 12 still lost, by training 14
-large networks to the baseline's 64 small ones (training order by gain per second since).
+large networks to the baseline's 64 small ones. At 809ebe4 (children trained by gain per expected
+second, in both modes): 1.170, 0.884, 1.028 at (0.5, 1 ms), 1.180, 0.930, 1.028 at (0.5, 2 ms).
 """
 
 from __future__ import annotations
