@@ -38,12 +38,6 @@ def _board(target: str | os.PathLike | Board) -> Board:
     return target if isinstance(target, Board) else load_board(str(target))
 
 
-def _use_board_threads(board: Board) -> None:
-    """The TVM runtime reads its thread count once, from the environment, at first use."""
-    if board.runs_locally:
-        os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))
-
-
 def _path(value) -> Path | None:
     return None if value is None else Path(value)
 
@@ -119,7 +113,7 @@ def tune(model, *, out, target: str | os.PathLike | Board = "x86", trials: int =
         raise NacosError(f"--trials must be 0 or more (got {trials})")
     board = _board(target)
     rpc = measuring.rpc_for(board, rpc, rpc_key, needed=trials > 0)  # refused before anything is written
-    _use_board_threads(board)
+    measuring.use_board_threads(board)
     network = _network(model, [_shape(s) for s in input_shapes or []])
 
     from .pipeline import tune_network
@@ -136,7 +130,7 @@ def export(run, *, out, target: str | os.PathLike | Board = "x86", pick: str | N
     one of its measured candidates. Returns what was written (path, ELF machine, records used).
     """
     board = _board(target)
-    _use_board_threads(board)
+    measuring.use_board_threads(board)
     folder = Path(run)
     if pick:
         folder = folder / "candidates" / pick
@@ -183,7 +177,7 @@ def search(space="mbconv", *, out, mode: str = _DEFAULTS.mode, target: str | os.
     config.check(strategy_given=strategy_object is not None)
     board = _board(target)
     rpc = measuring.rpc_for(board, rpc, rpc_key)
-    _use_board_threads(board)
+    measuring.use_board_threads(board)
 
     from .search.modes import create_search
 

@@ -8,6 +8,8 @@ The tune, search and costmodel commands and the tuner all ask here.
 
 from __future__ import annotations
 
+import os
+
 from .board import Board
 from .errors import NacosError
 
@@ -53,3 +55,10 @@ def rpc_for(board: Board, tracker, key: str | None = None, needed: bool = True) 
 def from_args(args, board: Board, needed: bool = True) -> Rpc | None:
     """`rpc_for` with a command's --rpc-tracker / --rpc-key."""
     return rpc_for(board, getattr(args, "rpc_tracker", None), getattr(args, "rpc_key", None), needed)
+
+
+def use_board_threads(board: Board) -> None:
+    """Time a board of this machine on its thread count: the TVM runtime reads it once, from the
+    environment, at first use."""
+    if board.runs_locally:
+        os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))

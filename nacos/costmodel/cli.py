@@ -95,8 +95,6 @@ def _board_and_folders(args):
 
 
 def cmd_collect(args) -> int:
-    import os
-
     from ..board import load_board
     from ..spaces import get_space
     from . import collect
@@ -113,8 +111,7 @@ def cmd_collect(args) -> int:
     if args.n < 1 or args.trials_per_task < 0 or args.repeat < 1:
         raise NacosError("-n and --repeat must be 1 or more and --trials-per-task 0 or more")
     rpc = measuring.from_args(args, board)
-    if board.runs_locally:
-        os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))
+    measuring.use_board_threads(board)
     if args.retime:
         if rpc is not None:
             raise NacosError("--retime times on this machine; it does not take --rpc-tracker")
@@ -129,7 +126,6 @@ def cmd_collect(args) -> int:
 
 
 def cmd_retime(args) -> int:
-    import os
     import time
 
     from ..board import load_board
@@ -142,8 +138,7 @@ def cmd_retime(args) -> int:
     args.max_records = MAX_RECORDS if args.max_records is None else args.max_records
     if args.repeat < 1 or args.max_records < 1:
         raise NacosError("--repeat and --max-records must be 1 or more")
-    if board.runs_locally:
-        os.environ.setdefault("TVM_NUM_THREADS", str(board.threads))
+    measuring.use_board_threads(board)
     folder = store_folder(board.name, args.schedules)  # the written layer: shipped records are read-only
     if not (folder / RECORD_FILE).exists():
         raise NacosError(f"no tuning records in {folder} to re-measure; tune into it first, or name another "

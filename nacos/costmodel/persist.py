@@ -90,7 +90,9 @@ def _read(path: Path, refit: str) -> bytes:
 def layer_with(folders, kind: str, legacy: tuple[str, ...] = ()) -> Path:
     """The first record store layer (a folder, or the layers with the user's first) that holds
     `kind` or a legacy file in its place; the first layer when none does."""
-    layers = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(f) for f in folders]
+    from ..records import layers_of
+
+    layers = layers_of(folders)
     for folder in layers:
         if any((folder / name).exists() or (folder / name).is_symlink() for name in (kind, *legacy)):
             return folder
