@@ -39,8 +39,10 @@ def test_one_stage_predicts_every_candidate_measures_few_and_reports(tmp_path, s
                  "--schedules", str(search_schedules), "--quiet", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     db = out / "study.db"
-    # every candidate screened by the latency model; fewer measured than trained
-    assert result["predicted"] == result["candidates"] >= result["trained"] > result["measured"] >= 1
+    # every candidate screened by FLOPs or the latency model; fewer measured than trained
+    static = rows(db, "SELECT COUNT(*) FROM decision WHERE reason LIKE 'screened out before prediction%'")[0][0]
+    assert result["predicted"] + static == result["candidates"]
+    assert result["predicted"] >= result["trained"] > result["measured"] >= 1
     assert result["hypervolume"] > 0 and result["trials"] >= 1  # it tuned the tasks the store lacked
     assert result["prediction"]["n"] == result["measured"]
     checks = [json.loads(d)["check"]["ok"] for (d,) in rows(db, "SELECT details FROM estimate "
@@ -196,8 +198,11 @@ def test_report_of_a_folder_without_a_search(tmp_path, capsys):
 
 
 def test_front_policy_skips_defers_and_measures_for_its_reasons():
+    from dataclasses import replace
+
     from nacos.search.estimators import Guess
-    from nacos.search.policy import FrontPolicy, Situation
+    from nacos.search.pareto import hypervolume
+    from nacos.search.policy import WORTH_SHARE, FrontPolicy, Situation
 
     ref = (0.5, 2.0)
     measured = {"m": (0.80, 0.30)}
@@ -217,6 +222,11 @@ def test_front_policy_skips_defers_and_measures_for_its_reasons():
     assert policy.decide("slow", wide).action != "skip"
     key, choice = policy.final_pick(s, cost=lambda k: 10.0)
     assert key in ("sure", "unsure", "behind") and choice.details["gain"] > 0
+    # worth it only while the gain per second is a share of what the search earned per second
+    rate = choice.details["gain"] / 10.0
+    since = WORTH_SHARE * hypervolume(list(measured.values()), ref) / rate  # the search's age where it is
+    assert policy.final_pick(replace(s, elapsed=2 * since), lambda k: 10.0)[0] == key  # worth it
+    assert policy.final_pick(replace(s, elapsed=since / 2), lambda k: 10.0) is None  # the search earns more
 
 
 def test_strategies_propose_new_genotypes_and_keep_their_populations():
@@ -305,3 +315,41 @@ def test_training_goes_to_gain_per_expected_second_once_costs_are_learnt(tmp_pat
     unknown = {k: None for k in seconds}  # before three trainings: by gain alone
     assert [c.key for c in training_order([small, big, cheap_and_useless], gains, unknown)] == \
         [big.key, small.key, cheap_and_useless.key]
+
+
+def test_one_stage_predicts_only_the_children_its_flops_rung_ranks_best(tmp_path):
+    from nacos.search.config import SearchConfig
+    from nacos.search.loop import PREDICTED_PER_TRAINED, OneStageSearch
+
+    search = OneStageSearch(SearchConfig(dataset="digits", budget_seconds=600, children=8, evaluate_per_generation=2),
+                            tmp_path / "s", schedules=tmp_path / "none", progress=False)
+    rng = np.random.default_rng(3)
+    genotypes = iter({g.key(): g for g in (search.space.sample(rng) for _ in range(40))}.values())
+    store = search.store
+    children = [store.add_candidate(next(genotypes), 1, "mutation") for _ in range(8)]
+    assert search.prescreen(children, []) == children  # no predictions yet to scale FLOPs by
+    for n in range(4):  # four predictions at 1e-7 ms per FLOP
+        c = store.add_candidate(next(genotypes), 0, "sample")
+        flops = search.latency.flops(c)
+        store.add_estimate(c, "latency", "predicted", flops * 1e-7, 0.1)
+    kept = search.prescreen(children, [(0.9, 0.05)])
+    assert len(kept) == PREDICTED_PER_TRAINED * 2
+    skipped = [d for d in store.decisions() if d["reason"].startswith("screened out before prediction")]
+    assert {d["key"] for d in skipped} == {c.key for c in children} - {c.key for c in kept}
+    assert all(d["action"] == "skip" and abs(d["details"]["ms_per_flop"] - 1e-7) < 1e-12 for d in skipped)
+    # before training costs are known, by optimistic gain alone: the kept have the largest
+    assert min(d["details"]["gain"] for d in skipped) >= 0
+    gains = {d["key"]: d["details"]["gain"] for d in skipped}
+    assert max(gains.values()) <= min(search_gain for search_gain in
+                                     [hv_gain(search, c) for c in kept]) + 1e-12
+
+
+def hv_gain(search, candidate):
+    from nacos.search.estimators import optimistic
+    from nacos.search.pareto import hypervolume
+
+    scale = 1e-7
+    accuracy = search.accuracy.guess(candidate)
+    hope = optimistic((accuracy.value, search.latency.flops(candidate) * scale), accuracy.spread, 0.0)
+    ref = search.config.reference
+    return hypervolume([(0.9, 0.05), hope], ref) - hypervolume([(0.9, 0.05)], ref)

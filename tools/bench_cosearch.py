@@ -2,8 +2,9 @@
 
     python3 tools/bench_cosearch.py --budget 15m --seeds 11,12,13     # about 95 minutes: run it alone
 
-Each mode runs `nacos search` for the same wall-clock budget and seed, each from its own copy of
-the shipped record store (neither profits from the other's tuning) and its own empty task cache
+Each mode runs `nacos search` for the same wall-clock budget and seed, each with its own empty
+user store over the shipped record store (`$NACOS_HOME`, as a user runs it: neither profits from
+the other's tuning, and only each workload's fastest shipped record is decoded) and its own empty task cache
 (the one-stage run pays for lowering the network parts it predicts), with the same reference
 point. The seeds must be clean: the networks either mode trains are checked against the shipped
 latency data set (the networks `collect_latency` and earlier benchmarks put into the store), and
@@ -97,24 +98,23 @@ def main() -> int:
     for seed in seeds:
         for mode in ("one-stage", "two-stage"):
             run = args.out / f"{mode}-seed{seed}"
-            schedules = args.out / f"schedules-{mode}-seed{seed}"
+            home = args.out / f"home-{mode}-seed{seed}"  # an empty user store over the shipped one
             cache = args.out / f"cache-{mode}-seed{seed}"
             resume = (run / "study.db").exists()
             if not resume:
-                for folder in (schedules, cache):
+                for folder in (home, cache):
                     shutil.rmtree(folder, ignore_errors=True)
-                shutil.copytree(SHIPPED_SCHEDULES / args.target, schedules / args.target)
-                cache.mkdir(parents=True)
+                    folder.mkdir(parents=True)
             command = [sys.executable, "-m", "nacos", "search", "--mode", mode, "--space", args.space,
                        "--dataset", args.dataset, "--target", args.target, "--budget", args.budget,
                        "--seed", str(seed), "--reference", args.reference, "--population", str(args.population),
-                       "--out", str(run), "--schedules", str(schedules), "--quiet",
-                       *args.extra.split()] + (["--resume"] if resume else [])
+                       "--out", str(run), "--quiet", *args.extra.split()] + (["--resume"] if resume else [])
             print(" ".join(command), flush=True)
-            env = {**os.environ, "NACOS_CACHE": str(cache.resolve())}
+            env = {**os.environ, "NACOS_CACHE": str(cache.resolve()), "NACOS_HOME": str(home.resolve())}
+            env.pop("NACOS_SCHEDULES", None)
             subprocess.run(command, check=True, env=env)
             report = subprocess.run([sys.executable, "-m", "nacos", "report", str(run), "--json"], check=True,
-                                    capture_output=True, text=True)
+                                    capture_output=True, text=True, env=env)
             payload = json.loads(report.stdout)
             front_keys = {r["key"] for r in payload["front"]}
             rows.append({"seed": seed, "mode": mode, **payload, "run": run,
