@@ -21,6 +21,7 @@ from .errors import NacosError
 
 WORKLOAD_FILE = "database_workload.json"
 RECORD_FILE = "database_tuning_record.json"
+RETIMED_FILE = "retimed.jsonl"  # record line -> run_secs measured again quietly (record_timing.py)
 DAMAGED, DUPLICATE = "damaged", "duplicate"  # a duplicate's records belong to its first line
 _KEY = re.compile(rb'\s*\[\s*"(\d+)"\s*,')
 
@@ -69,6 +70,36 @@ def complete_lines(path: Path) -> tuple[list[bytes], bytes]:
         return [], b""
     end = data.rfind(b"\n") + 1
     return data[:end].split(b"\n")[:-1], data[end:]
+
+
+def mean_seconds(run_secs) -> float | None:
+    """A record's mean run time in s; None for a candidate that failed (MetaSchedule stores 1e10)."""
+    if not run_secs:
+        return None
+    secs = sum(float(s) for s in run_secs) / len(run_secs)
+    return None if secs >= 1e9 or secs != secs else secs
+
+
+def retimed_log(path: Path):
+    """The entries of a retimed.jsonl ({"line": record line, "run_secs": [...]}); a torn line is skipped."""
+    for line in complete_lines(path)[0]:
+        try:
+            entry = json.loads(line)
+            if isinstance(entry["line"], int) and isinstance(entry["run_secs"], list):
+                yield entry
+        except (ValueError, KeyError, TypeError):
+            continue
+
+
+def renumber_retimed(folder: Path, line_map: dict[int, int]) -> None:
+    """After a repair dropped record lines, the retimed log's line numbers follow (old line -> new)."""
+    from .record_lock import replace_durably
+
+    path = folder / RETIMED_FILE
+    if path.exists():
+        kept = [json.dumps({**entry, "line": line_map[entry["line"]]}) + "\n"
+                for entry in retimed_log(path) if entry["line"] in line_map]
+        replace_durably(path, "".join(kept).encode())
 
 
 def workload_key(line: bytes) -> str | None:
@@ -320,7 +351,6 @@ def repair_store(folder: Path, deep: bool = False, progress: bool = False) -> Re
     retimed.jsonl follow.
     """
     from .record_lock import cut_unfinished_line, replace_durably, store_lock
-    from .record_timing import renumber_retimed
 
     folder = Path(folder)
     with store_lock(folder):

@@ -23,11 +23,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .board import Board
-from .record_files import RECORD_FILE, complete_lines, read_store, refuse_damaged
+from .record_files import RECORD_FILE, RETIMED_FILE, mean_seconds, read_store, refuse_damaged, retimed_log
 from .record_lock import replace_durably, store_lock
-from .records import mean_seconds
 
-RETIMED_FILE = "retimed.jsonl"
 FAILED_SECS = 1e10  # what MetaSchedule stores for a candidate that failed to build or run
 TOP_RECORDS = 3  # fastest records of a workload re-measured at first
 MAX_RECORDS = 8  # at most this many per workload, while the fastest is not a re-measured one
@@ -36,26 +34,7 @@ MAX_RECORDS = 8  # at most this many per workload, while the fastest is not a re
 def retimed(folder: Path) -> dict[int, list[float]]:
     """record line -> run_secs measured by `retime_store` (an unfinished or torn line is skipped:
     that record is measured again)."""
-    return {entry["line"]: entry["run_secs"] for entry in _log(folder / RETIMED_FILE)}
-
-
-def renumber_retimed(folder: Path, line_map: dict[int, int]) -> None:
-    """After a repair dropped record lines, the log's line numbers follow (old line -> new)."""
-    path = folder / RETIMED_FILE
-    if path.exists():
-        kept = [json.dumps({**entry, "line": line_map[entry["line"]]}) + "\n"
-                for entry in _log(path) if entry["line"] in line_map]
-        replace_durably(path, "".join(kept).encode())
-
-
-def _log(path: Path):
-    for line in complete_lines(path)[0]:
-        try:
-            entry = json.loads(line)
-            if isinstance(entry["line"], int) and isinstance(entry["run_secs"], list):
-                yield entry
-        except (ValueError, KeyError, TypeError):
-            continue
+    return {entry["line"]: entry["run_secs"] for entry in retimed_log(folder / RETIMED_FILE)}
 
 
 def record_lines(folder: Path) -> dict[int, list[tuple[int, float]]]:

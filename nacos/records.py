@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .homes import shipped_layers, user_schedules
-from .record_files import (RECORD_FILE, WORKLOAD_FILE, load_failure, read_layers, read_store, records_command,
-                           refuse_damaged)
+from .record_files import (RECORD_FILE, WORKLOAD_FILE, load_failure, mean_seconds, read_layers, read_store,
+                           records_command, refuse_damaged)
 from .tasks import Task
 
 __all__ = ["RECORD_FILE", "WORKLOAD_FILE", "RecordStore", "best_times", "default_root", "mean_seconds",
@@ -189,14 +189,6 @@ def _fastest_lines(records) -> dict[int, int]:
         if secs is not None and (workload not in fastest or secs < fastest[workload][0]):
             fastest[workload] = (secs, n)
     return {workload: n for workload, (_, n) in fastest.items()}
-
-
-def mean_seconds(run_secs) -> float | None:
-    """A record's mean run time in s; None for a candidate that failed (MetaSchedule stores 1e10)."""
-    if not run_secs:
-        return None
-    secs = sum(float(s) for s in run_secs) / len(run_secs)
-    return None if secs >= 1e9 or secs != secs else secs
 
 
 def best_times(folders: Folders) -> dict[str, tuple[float, int]]:

@@ -41,13 +41,18 @@ def _summary(proc: subprocess.Popen) -> dict:
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory, models_py):
-    """Two networks tuned at once into one empty store, then a third network tuned twice at once."""
+    """Two networks tuned at once into one empty store, then a third network tuned twice at once.
+
+    c and c-again start as soon as b has ended: b's records, the linear task's among them, are in
+    the store then (c finds that task known), and a, which may still be running, is a third writer.
+    """
     root = tmp_path_factory.mktemp("shared-store")
     env = {**os.environ, "NACOS_SCHEDULES": str(root / "default")}  # the shipped store is never touched
-    runs = {}
-    for together in (("a", "b"), ("c", "c-again")):
-        procs = {name: _tune(models_py, name, root, env) for name in together}
-        runs.update({name: _summary(proc) for name, proc in procs.items()})
+    first = {name: _tune(models_py, name, root, env) for name in ("a", "b")}
+    runs = {"b": _summary(first["b"])}
+    second = {name: _tune(models_py, name, root, env) for name in ("c", "c-again")}
+    runs["a"] = _summary(first["a"])
+    runs.update({name: _summary(proc) for name, proc in second.items()})
     return root, root / "schedules", runs
 
 

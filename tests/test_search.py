@@ -33,50 +33,6 @@ def finished_rows(db: Path) -> dict:
                      "WHERE estimator IN ('train', 'measured')")}
 
 
-def test_one_stage_predicts_every_candidate_measures_few_and_reports(tmp_path, search_schedules, capsys):
-    out = tmp_path / "s1"
-    assert main(["search", *TINY, "--budget", "75s", "--seed", "1", "--out", str(out),
-                 "--schedules", str(search_schedules), "--quiet", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    db = out / "study.db"
-    # every candidate screened by FLOPs or the latency model; fewer measured than trained
-    static = rows(db, "SELECT COUNT(*) FROM decision WHERE reason LIKE 'screened out before prediction%'")[0][0]
-    assert result["predicted"] + static == result["candidates"]
-    assert result["predicted"] >= result["trained"] > result["measured"] >= 1
-    assert result["hypervolume"] > 0 and result["trials"] >= 1  # it tuned the tasks the store lacked
-    assert result["prediction"]["n"] == result["measured"]
-    checks = [json.loads(d)["check"]["ok"] for (d,) in rows(db, "SELECT details FROM estimate "
-                                                                 "WHERE estimator = 'measured'")]
-    assert checks and all(checks)  # the tuned builds match PyTorch
-    # each trained candidate after generation 0 was chosen by its screening; each has a
-    # measurement decision with a reason, and only 'measure' decisions were measured
-    decisions = rows(db, "SELECT c.key, d.stage, d.action, d.reason FROM decision d JOIN candidate c "
-                         "ON c.id = d.candidate")
-    assert all(reason for *_, reason in decisions)
-    measured = {k for (k,) in rows(db, "SELECT c.key FROM estimate e JOIN candidate c ON c.id = e.candidate "
-                                       "WHERE e.estimator = 'measured'")}
-    chosen = {k for k, stage, action, _ in decisions if action == "measure"}
-    assert measured <= chosen
-    trained = {k for (k,) in rows(db, "SELECT c.key FROM estimate e JOIN candidate c ON c.id = e.candidate "
-                                      "WHERE e.estimator = 'train'")}
-    judged = {k for k, stage, *_ in decisions if stage in ("measure", "final")}
-    assert trained - judged == set() or all(k in measured for k in trained - judged)
-    payload = write_report(out)
-    assert {p.name for p in out.iterdir()} >= {"study.db", "pareto.csv", "pareto.json", "pareto.png", "candidates"}
-    assert payload["front"] and all(0 <= r["accuracy"] <= 1 and r["latency_ms"] > 0 for r in payload["front"])
-    assert payload["trained"] - payload["measured"] >= 1 and payload["decisions"]
-    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
-    key = payload["front"][0]["key"]
-    assert main(["export", str(out), "--pick", key, "--target", "x86", "--out", str(tmp_path / "art"),
-                 "--schedules", str(search_schedules)]) == 0
-    assert (tmp_path / "art" / "model.so").exists()
-    assert main(["export", str(out), "--pick", "nosuchkey", "--target", "x86", "--out", str(tmp_path / "a2")]) == 2
-    assert main(["search", *TINY, "--budget", "45s", "--out", str(out), "--quiet"]) == 2
-    assert main(["search", *TINY, "--budget", "90s", "--out", str(out), "--resume", "--quiet"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert "add --resume" in err[-2] and "other settings" in err[-1]
-
-
 def test_two_stage_trains_blind_then_measures_its_flops_front(tmp_path, search_schedules, capsys):
     out = tmp_path / "s2"
     assert main(["search", *TINY, "--mode", "two-stage", "--strategy", "random", "--budget", "45s",
@@ -117,10 +73,13 @@ def test_python_caller_passes_its_own_strategy_and_policy(tmp_path, search_sched
     assert kept == sorted(trained, key=lambda k: -ages[k])[:2]  # aging evolution keeps the youngest
 
 
-def test_killed_measurement_resumes_without_losing_or_redoing_work(tmp_path, search_schedules):
+def test_one_stage_killed_in_a_measurement_resumes_then_predicts_measures_few_and_reports(tmp_path, search_schedules,
+                                                                                          capsys):
+    """One search serves both: kill -9 inside its first measurement, `--resume`, nothing finished
+    lost or redone; then the finished run is checked as a one-stage search (check_one_stage_run)."""
     out = tmp_path / "s4"
-    command = [sys.executable, "-m", "nacos", "search", *TINY, "--budget", "55s", "--seed", "1", "--out", str(out),
-               "--schedules", str(search_schedules), "--quiet"]
+    command = [sys.executable, "-m", "nacos", "search", *TINY, "--budget", "75s", "--seed", "1", "--out", str(out),
+               "--schedules", str(search_schedules), "--quiet", "--json"]
     env = {**os.environ, "TVM_NUM_THREADS": "2"}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = out / "study.db"
@@ -149,7 +108,49 @@ def test_killed_measurement_resumes_without_losing_or_redoing_work(tmp_path, sea
     assert all(after[k] == v for k, v in before.items())  # kept, and not evaluated again
     assert (started[0][0], "latency", "measured") in after  # the interrupted measurement was finished
     assert rows(db, "SELECT COUNT(*) FROM tuning WHERE candidate = ?", started[0])[0][0] == 1
-    assert elapsed(db) >= 55 > elapsed_at_kill
+    assert elapsed(db) >= 75 > elapsed_at_kill
+    check_one_stage_run(out, json.loads(resumed.stdout), tmp_path, search_schedules, capsys)
+
+
+def check_one_stage_run(out: Path, result: dict, tmp_path: Path, search_schedules: Path, capsys) -> None:
+    """What a finished one-stage run must show (the resumed run of the kill test)."""
+    db = out / "study.db"
+    # every candidate screened by FLOPs or the latency model; fewer measured than trained
+    static = rows(db, "SELECT COUNT(*) FROM decision WHERE reason LIKE 'screened out before prediction%'")[0][0]
+    assert result["predicted"] + static == result["candidates"]
+    assert result["predicted"] >= result["trained"] > result["measured"] >= 1
+    assert result["hypervolume"] > 0 and result["trials"] >= 1  # it tuned the tasks the store lacked
+    assert result["prediction"]["n"] == result["measured"]
+    checks = [json.loads(d)["check"]["ok"] for (d,) in rows(db, "SELECT details FROM estimate "
+                                                                 "WHERE estimator = 'measured'")]
+    assert checks and all(checks)  # the tuned builds match PyTorch
+    # each trained candidate after generation 0 was chosen by its screening; each has a
+    # measurement decision with a reason, and only 'measure' decisions were measured
+    decisions = rows(db, "SELECT c.key, d.stage, d.action, d.reason FROM decision d JOIN candidate c "
+                         "ON c.id = d.candidate")
+    assert all(reason for *_, reason in decisions)
+    measured = {k for (k,) in rows(db, "SELECT c.key FROM estimate e JOIN candidate c ON c.id = e.candidate "
+                                       "WHERE e.estimator = 'measured'")}
+    chosen = {k for k, stage, action, _ in decisions if action == "measure"}
+    assert measured <= chosen
+    trained = {k for (k,) in rows(db, "SELECT c.key FROM estimate e JOIN candidate c ON c.id = e.candidate "
+                                      "WHERE e.estimator = 'train'")}
+    judged = {k for k, stage, *_ in decisions if stage in ("measure", "final")}
+    assert trained - judged == set() or all(k in measured for k in trained - judged)
+    payload = write_report(out)
+    assert {p.name for p in out.iterdir()} >= {"study.db", "pareto.csv", "pareto.json", "pareto.png", "candidates"}
+    assert payload["front"] and all(0 <= r["accuracy"] <= 1 and r["latency_ms"] > 0 for r in payload["front"])
+    assert payload["trained"] - payload["measured"] >= 1 and payload["decisions"]
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    key = payload["front"][0]["key"]
+    assert main(["export", str(out), "--pick", key, "--target", "x86", "--out", str(tmp_path / "art"),
+                 "--schedules", str(search_schedules)]) == 0
+    assert (tmp_path / "art" / "model.so").exists()
+    assert main(["export", str(out), "--pick", "nosuchkey", "--target", "x86", "--out", str(tmp_path / "a2")]) == 2
+    assert main(["search", *TINY, "--budget", "45s", "--out", str(out), "--quiet"]) == 2
+    assert main(["search", *TINY, "--budget", "90s", "--out", str(out), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "add --resume" in err[-2] and "other settings" in err[-1]
 
 
 def elapsed(db: Path) -> float:
@@ -353,3 +354,36 @@ def hv_gain(search, candidate):
     hope = optimistic((accuracy.value, search.latency.flops(candidate) * scale), accuracy.spread, 0.0)
     ref = search.config.reference
     return hypervolume([(0.9, 0.05), hope], ref) - hypervolume([(0.9, 0.05)], ref)
+
+
+def test_two_stage_measures_its_blind_fronts_in_turn_fewest_flops_first(tmp_path):
+    """Stage two measures the FLOPs front, then, with time left, the next fronts by FLOPs."""
+    from nacos.search.config import SearchConfig
+    from nacos.search.two_stage import TwoStageSearch
+
+    class Recorder:  # stands in for the tuning and timing only: the order is what is tested
+        def __init__(self):
+            self.order = []
+
+        def done(self, candidate):
+            return candidate.key in self.order
+
+        def measure(self, candidate):
+            self.order.append(candidate.key)
+
+    recorder = Recorder()
+    search = TwoStageSearch(SearchConfig(mode="two-stage", dataset="digits", budget_seconds=1000), tmp_path / "s",
+                            schedules=tmp_path / "none", progress=False, measurement=recorder)
+    rng = np.random.default_rng(5)
+    genotypes = iter({g.key(): g for g in (search.space.sample(rng) for _ in range(20))}.values())
+    keys = {}
+    for name, accuracy, flops in (("a", 0.70, 1e6), ("b", 0.80, 3e6), ("c", 0.65, 2e6),  # c is behind a
+                                  ("d", 0.75, 4e6), ("e", 0.60, 5e6)):  # d behind b; e behind d
+        c = search.store.add_candidate(next(genotypes), 0, "sample")
+        search.store.add_estimate(c, "accuracy", "train", accuracy, 1.0)
+        search.store.add_estimate(c, "latency", "flops", flops, 0.0)
+        keys[c.key] = name
+    search.finish()
+    assert [keys[k] for k in recorder.order] == ["a", "b", "c", "d", "e"]
+    reasons = [d["reason"] for d in search.store.decisions()]
+    assert reasons[0].startswith("on the compiler-blind front (") and "front 2" in reasons[2]

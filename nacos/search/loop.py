@@ -3,8 +3,8 @@
 `Search` is the evolution: per generation the strategy proposes children, each is screened
 cheaply (accuracy guessed by the surrogate or the proxy, latency by the search's latency
 estimator), the few with the largest optimistic hypervolume gain per expected second of training
-are trained (`training_order`), and the strategy is told the results. Every candidate kept is trained; what differs between the modes is how
-latency is known.
+are trained (`training_order`), and the strategy is told the results. Every candidate kept is
+trained; what differs between the modes is how latency is known.
 
 `OneStageSearch` (the co-search) ranks the children by FLOPs scaled to its own predictions
 (`prescreen`, a static rung), predicts the tuned latency of the best two per child trained with
@@ -376,11 +376,11 @@ class OneStageSearch(Search):
         if len(children) <= limit or len(ratios) < MIN_SCALE_POINTS:
             return children
         scale, spread = math.exp(float(np.median(ratios))), float(np.std(ratios))
-        gains, numbers = {}, {}
+        gains, numbers, before = {}, {}, hypervolume(front, self.config.reference)
         for c in children:
             accuracy, latency = self.accuracy.guess(c), self.latency.flops(c) * scale
             hope = optimistic((accuracy.value, latency), accuracy.spread, spread)
-            gains[c.key] = hypervolume(front + [hope], self.config.reference) - hypervolume(front, self.config.reference)
+            gains[c.key] = hypervolume(front + [hope], self.config.reference) - before
             numbers[c.key] = {"accuracy": accuracy.value, "latency_ms": latency, "gain": gains[c.key],
                               "ms_per_flop": scale, "spread": spread}
         seconds = {c.key: self.training.expected_seconds(self.latency.flops(c)) for c in children}
