@@ -67,6 +67,26 @@ def make_onnx_det(path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tuned_smallnet(tmp_path_factory, models_py):
+    """One real tune of SmallNet (4 tasks, 32 trials) into a fresh record store: (root, network,
+    summary), the run folder in root / "run", the store in root / "schedules".
+
+    Shared, as the tune takes 20 s or more: test_tune.py asserts on it, test_export.py exports a
+    copy of it. Nothing writes into it (test_tune's second tune asserts that it does not).
+    """
+    from nacos.board import load_board
+    from nacos.network import load_network
+    from nacos.pipeline import tune_network
+    from test_tune import FAST, SHAPE
+
+    root = tmp_path_factory.mktemp("tuned")
+    net = load_network(f"{models_py}:build_net", SHAPE)
+    summary = tune_network(net, load_board("x86"), root / "run", 32, schedules=root / "schedules", repeat=10,
+                           progress=False, settings=FAST)
+    return root, net, summary
+
+
+@pytest.fixture(scope="session")
 def best_records_store(tmp_path_factory) -> Path:
     """The shipped x86 store cut to each workload's fastest record, with its latency model and data.
 

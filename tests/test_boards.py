@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 
 from nacos.board import list_boards, load_board, parse_board

@@ -70,7 +70,7 @@ def test_live_edges_follow_input_to_output_paths():
 
 
 @pytest.mark.parametrize("problem, make", [
-    ("missing column", lambda d: _write(d / "a.csv", f"nb201_index,latency\n0,1.0\n")),
+    ("missing column", lambda d: _write(d / "a.csv", "nb201_index,latency\n0,1.0\n")),
     ("not numeric", lambda d: _write(d / "b.csv", f"nb201_index,arch,dev_a,dev_b\n0,{GOOD_ARCH},1.5,fast\n")),
     ("negative", lambda d: _write(d / "c.csv", f"nb201_index,arch,dev_a,dev_b\n0,{GOOD_ARCH},1.5,-2\n")),
     ("short row", lambda d: _write(d / "d.csv", f"nb201_index,arch,dev_a,dev_b\n0,{GOOD_ARCH},1.5\n")),

@@ -11,22 +11,37 @@ from nacos import artifact
 from nacos.board import load_board
 from nacos.cli import main
 from nacos.errors import NacosError
-from nacos.network import load_network
-from nacos.pipeline import export_run, tune_network
-from test_tune import FAST, SHAPE
+from nacos.pipeline import export_run
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, models_py):
+def run(tmp_path_factory, tuned_smallnet):
+    """A copy of the session's tuned SmallNet run and its record store (conftest.py), so that the
+    artifacts written beside them stay out of the shared tune."""
+    tuned = tuned_smallnet[0]
     root = tmp_path_factory.mktemp("export")
-    net = load_network(f"{models_py}:build_net", SHAPE)
-    tune_network(net, load_board("x86"), root / "run", 16, schedules=root / "schedules", repeat=5,
-                 progress=False, settings=FAST)
+    shutil.copytree(tuned / "run", root / "run")
+    shutil.copytree(tuned / "schedules", root / "schedules")
     return root
 
 
-def test_x86_artifact_runs_and_matches_reference(run, capsys):
-    out = export_run(run / "run", load_board("x86"), run / "art-x86", schedules=run / "schedules")
+@pytest.fixture(scope="module")
+def exported(run):
+    """`exported(board)` exports the run for the board into run / "art-BOARD", once for the module (a
+    build takes seconds), and returns what export_run returned; a test that changes an artifact
+    changes a copy of it."""
+    done = {}
+
+    def export(board: str) -> dict:
+        if board not in done:
+            done[board] = export_run(run / "run", load_board(board), run / f"art-{board}",
+                                     schedules=run / "schedules")
+        return done[board]
+    return export
+
+
+def test_x86_artifact_runs_and_matches_reference(run, exported, capsys):
+    out = exported("x86")
     assert out["elf_machine"] == "x86_64" and out["tasks_with_records"] == out["tasks"] == 4
     manifest = json.loads((run / "art-x86" / "manifest.json").read_text())
     assert manifest["inputs"][0]["shape"] == [1, 1, 16, 16] and manifest["outputs"][0]["shape"] == [1, 10]
@@ -39,10 +54,10 @@ def test_x86_artifact_runs_and_matches_reference(run, capsys):
 
 @pytest.mark.parametrize("board, machine, bits, hard_float", [
     ("rpi4", "aarch64", 64, None), ("rpi5", "aarch64", 64, None), ("rpi3", "armv7", 32, True)])
-def test_arm_exports_are_cross_linked(run, board, machine, bits, hard_float):
+def test_arm_exports_are_cross_linked(run, exported, board, machine, bits, hard_float):
     if shutil.which(load_board(board).cross_compiler) is None:
         pytest.fail(f"{load_board(board).cross_compiler} missing: .ci/run installs Debian's cross compilers")
-    out = export_run(run / "run", load_board(board), run / f"art-{board}", schedules=run / "schedules")
+    out = exported(board)
     info = artifact.read_elf(run / f"art-{board}" / "model.so")
     assert (info.arch, info.bits, info.hard_float) == (machine, bits, hard_float)
     assert out["tasks_with_records"] == 0  # nothing was tuned for the board: said, not hidden
@@ -50,8 +65,9 @@ def test_arm_exports_are_cross_linked(run, board, machine, bits, hard_float):
     assert artifact.describe_foreign(art)["elf_machine"] == machine
 
 
-def test_tampered_or_mislabelled_artifact_is_refused(run):
-    export_run(run / "run", load_board("rpi4"), run / "art-t", schedules=run / "schedules")
+def test_tampered_or_mislabelled_artifact_is_refused(run, exported):
+    exported("rpi4")
+    shutil.copytree(run / "art-rpi4", run / "art-t")
     manifest_path = run / "art-t" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["board"]["arch"] = "armv7"
@@ -63,8 +79,9 @@ def test_tampered_or_mislabelled_artifact_is_refused(run):
         artifact.open_artifact(run / "art-t")
 
 
-def test_existing_artifact_is_not_overwritten_without_force(run):
-    export_run(run / "run", load_board("rpi3"), run / "art-f", schedules=run / "schedules")
+def test_existing_artifact_is_not_overwritten_without_force(run, exported):
+    exported("rpi3")
+    shutil.copytree(run / "art-rpi3", run / "art-f")  # an artifact export_run wrote
     with pytest.raises(NacosError, match="--force"):
         export_run(run / "run", load_board("rpi3"), run / "art-f", schedules=run / "schedules")
     export_run(run / "run", load_board("rpi3"), run / "art-f", schedules=run / "schedules", force=True)
@@ -85,11 +102,12 @@ def test_existing_out_is_refused_before_any_build(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["art"] and (out / "mine.txt").read_text() == "kept"
 
 
-def _lying_artifacts(run, name):
+def _lying_artifacts(run, exported, name):
     """Two x86 artifacts whose manifests state input 0 as [1, 1, 32, 32] (the library takes 16x16):
     one with the exported reference input, one whose input_0.npy was replaced to agree with the lie."""
+    exported("x86")
     lie = run / name
-    export_run(run / "run", load_board("x86"), lie, schedules=run / "schedules")
+    shutil.copytree(run / "art-x86", lie)
     both = run / f"{name}-both"
     shutil.copytree(lie, both)
     for folder in (lie, both):
@@ -101,8 +119,8 @@ def _lying_artifacts(run, name):
     return lie, both
 
 
-def test_manifest_that_lies_about_the_input_shape_is_refused(run, capsys):
-    lie, both = _lying_artifacts(run, "art-lie")
+def test_manifest_that_lies_about_the_input_shape_is_refused(run, exported, capsys):
+    lie, both = _lying_artifacts(run, exported, "art-lie")
     assert main(["run", str(lie), "--repeat", "2"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.strip().splitlines() == [
@@ -118,11 +136,11 @@ def test_manifest_that_lies_about_the_input_shape_is_refused(run, capsys):
                                     "does not describe this library: export the artifact again"), lines[0]), lines[0]
 
 
-def test_native_runner_refuses_a_lying_manifest(run):
+def test_native_runner_refuses_a_lying_manifest(run, exported):
     from test_runner import BUILD, cmake_build, run_runner
 
     exe = cmake_build(BUILD / "runner", "-DNACOS_TVM_RUNTIME=wheel")
-    lie, both = _lying_artifacts(run, "art-lie-native")
+    lie, both = _lying_artifacts(run, exported, "art-lie-native")
     proc = run_runner([str(exe), str(lie), "--repeat", "2"])
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [

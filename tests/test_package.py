@@ -38,7 +38,8 @@ def _nacos(command: list[str], cwd: Path, env: dict, python: str = sys.executabl
 def test_demo_writes_to_the_user_store_and_leaves_the_checkout_clean(tmp_path):
     before = _git_status()
     home = tmp_path / "home"
-    first = _nacos(["tune", "--demo", "--trials", "10"], tmp_path, _env(home))  # the demo, on fewer trials
+    # the demo on 2 trials and 5 timings: what is checked is where it writes, not how well it tunes
+    first = _nacos(["tune", "--demo", "--trials", "2", "--repeat", "5"], tmp_path, _env(home))
     result = json.loads((tmp_path / "runs" / "demo" / "result.json").read_text())
     assert result["check"]["ok"] and result["latency"]["median_ms"] > 0
     user = home / "schedules" / "x86"
@@ -82,7 +83,8 @@ def test_wheel_in_a_fresh_venv_tunes_exports_and_runs_outside_the_checkout(tmp_p
     env = _env(home)
     targets = json.loads(_nacos(["targets", "--json"], work, env, python).stdout)
     assert {"x86", "rpi4", "aarch64"} <= {b["name"] for b in targets}
-    _nacos(["tune", "builtin:tiny-cnn", "--target", "x86", "--trials", "10", "--out", "run"], work, env, python)
+    _nacos(["tune", "builtin:tiny-cnn", "--target", "x86", "--trials", "2", "--repeat", "5", "--out", "run"],
+           work, env, python)  # 2 real trials: that it tunes at all is checked here, not how well
     result = json.loads((work / "run" / "result.json").read_text())
     assert result["check"]["ok"] and result["trials_spent"] > 0
     assert Path(result["schedules"]).resolve() == (home / "schedules" / "x86").resolve()

@@ -29,18 +29,9 @@ def x86():
     return load_board("x86")
 
 
-@pytest.fixture(scope="module")
-def tuned(tmp_path_factory, models_py, x86):
-    """One real tune of SmallNet (4 tasks, 32 trials) into a fresh record store."""
-    root = tmp_path_factory.mktemp("tuned")
-    net = load_network(f"{models_py}:build_net", SHAPE)
-    summary = tune_network(net, x86, root / "run", 32, schedules=root / "schedules", repeat=10,
-                           progress=False, settings=FAST)
-    return root, net, summary
-
-
-def test_tune_writes_records_and_matches_reference(tuned, x86):
-    root, net, summary = tuned
+def test_tune_writes_records_and_matches_reference(tuned_smallnet, x86):
+    """The session's tune of SmallNet (conftest.py: 32 trials into a fresh store)."""
+    root, net, summary = tuned_smallnet
     assert summary["tasks"] == 4 and summary["tasks_tuned_here"] == 4
     assert 24 <= summary["trials_spent"] <= 40
     assert summary["tasks_without_records"] == 0
@@ -56,8 +47,8 @@ def test_tune_writes_records_and_matches_reference(tuned, x86):
     assert 0.3 * summary["latency"]["median_ms"] < est < 3 * summary["latency"]["median_ms"]
 
 
-def test_tuned_build_is_faster_than_untuned(tuned, x86):
-    root, net, _ = tuned
+def test_tuned_build_is_faster_than_untuned(tuned_smallnet, x86):
+    root, net, _ = tuned_smallnet
     inputs = net.sample_inputs()
     store = RecordStore("x86", root / "schedules")
     fast = compiler.time_ms(compiler.load_vm(compiler.build(net.mod, x86, store)), inputs, repeat=20)
@@ -65,8 +56,8 @@ def test_tuned_build_is_faster_than_untuned(tuned, x86):
     assert fast["median_ms"] < slow["median_ms"]
 
 
-def test_second_tune_reuses_records(tuned, models_py, x86, tmp_path):
-    root, _, _ = tuned
+def test_second_tune_reuses_records(tuned_smallnet, models_py, x86, tmp_path):
+    root, _, _ = tuned_smallnet
     before = (root / "schedules" / "x86" / RECORD_FILE).read_text()
     net = load_network(f"{models_py}:build_net", SHAPE)
     again = tune_network(net, x86, tmp_path / "run2", 32, schedules=root / "schedules", repeat=5,
