@@ -56,6 +56,24 @@ def test_tuned_build_is_faster_than_untuned(tuned_smallnet, x86):
     assert fast["median_ms"] < slow["median_ms"]
 
 
+def test_kernel_times_split_the_tuned_build(tuned_smallnet, x86):
+    """Every task's kernel is found in the network's calls and timed alone, close to its record."""
+    from nacos import kernel_times
+
+    root, net, summary = tuned_smallnet
+    vm = compiler.load_vm(compiler.build(net.mod, x86, RecordStore("x86", root / "schedules")))
+    split = kernel_times.measure(vm, net.sample_inputs(), repeat=10)
+    tasks = extract_tasks(net.mod, x86.target())
+    assert {t.name for t in tasks} <= set(split.per_kernel_ms)
+    assert split.calls >= sum(t.weight for t in tasks) and split.builtin_calls > 0
+    assert abs(sum(split.per_kernel_ms.values()) - split.kernels_ms) < 1e-9
+    assert split.outside_kernels_ms == split.end_to_end_ms - split.kernels_ms
+    # the same kernels, timed alone here and by the tuner: the same order of magnitude
+    assert 0.2 * summary["estimated_latency_ms"] < split.kernels_ms < 5 * summary["estimated_latency_ms"]
+    again = kernel_times.measure(vm, net.sample_inputs(), repeat=3)  # the hook was removed: no doubled calls
+    assert again.calls == split.calls
+
+
 def test_second_tune_reuses_records(tuned_smallnet, models_py, x86, tmp_path):
     root, _, _ = tuned_smallnet
     before = (root / "schedules" / "x86" / RECORD_FILE).read_text()
