@@ -66,7 +66,7 @@ def test_python_caller_passes_its_own_strategy_and_policy(tmp_path, search_sched
     chosen = [d for d in search.store.decisions() if d["stage"] == "measure"]
     assert len(chosen) == result["trained"]  # MeasureAll: every trained candidate, measured as time allows
     assert all(d["reason"].startswith("every trained candidate is measured") for d in chosen)
-    assert all(d["action"] == "measure" or "budget is spent" in d["reason"] for d in chosen)
+    assert all(d["action"] == "measure" or "would outlast the budget" in d["reason"] for d in chosen)
     ages = {c.key: c.id for c in search.store.candidates()}
     kept = search.strategy.population
     trained = set(search.store.values("accuracy", "train"))
@@ -228,6 +228,10 @@ def test_front_policy_skips_defers_and_measures_for_its_reasons():
     since = WORTH_SHARE * hypervolume(list(measured.values()), ref) / rate  # the search's age where it is
     assert policy.final_pick(replace(s, elapsed=2 * since), lambda k: 10.0)[0] == key  # worth it
     assert policy.final_pick(replace(s, elapsed=since / 2), lambda k: 10.0) is None  # the search earns more
+    # a measurement that would outlast the budget is not started; a cheaper member still is
+    assert policy.final_pick(s, lambda k: 10.0, seconds_left=9.0) is None
+    cheap = policy.final_pick(s, lambda k: 5.0 if k == "unsure" else 10.0, seconds_left=9.0)
+    assert cheap[0] == "unsure" and cheap[1].details["seconds"] == 5.0
 
 
 def test_strategies_propose_new_genotypes_and_keep_their_populations():
@@ -387,3 +391,21 @@ def test_two_stage_measures_its_blind_fronts_in_turn_fewest_flops_first(tmp_path
     assert [keys[k] for k in recorder.order] == ["a", "b", "c", "d", "e"]
     reasons = [d["reason"] for d in search.store.decisions()]
     assert reasons[0].startswith("on the compiler-blind front (") and "front 2" in reasons[2]
+
+    # measurements of 60 s (the median so far) and 30 s left: the next one is not started
+    late = TwoStageSearch(SearchConfig(mode="two-stage", dataset="digits", budget_seconds=1000), tmp_path / "late",
+                          schedules=tmp_path / "none", progress=False, measurement=Recorder())
+    late.spent_before = 970.0
+    late_keys = []
+    for accuracy, flops in ((0.70, 1e6), (0.80, 3e6)):
+        c = late.store.add_candidate(next(genotypes), 0, "sample")
+        late.store.add_estimate(c, "accuracy", "train", accuracy, 1.0)
+        late.store.add_estimate(c, "latency", "flops", flops, 0.0)
+        late_keys.append(c)
+    late.store.add_tuning(late_keys[0], tasks=5, tasks_from_store=0, trials=40, seconds=60.0)
+    late.store.add_estimate(late_keys[0], "latency", "measured", 0.2, 60.0)
+    late.finish()
+    assert late.measurement.order == []
+    decision = late.store.decisions()[-1]
+    assert decision["action"] == "skip" and decision["key"] == late_keys[1].key
+    assert "about 60 s" in decision["reason"]

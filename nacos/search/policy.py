@@ -75,10 +75,11 @@ class MeasurePolicy(ABC):
     def decide(self, key: str, situation: Situation) -> Choice:
         """After training: measure the candidate now, later, or never."""
 
-    def final_pick(self, situation: Situation, cost) -> tuple[str, Choice] | None:
+    def final_pick(self, situation: Situation, cost, seconds_left: float = math.inf) -> tuple[str, Choice] | None:
         """In the final share: the predicted-front member worth most hypervolume per second, if
         it is worth at least WORTH_SHARE of the measured front's hypervolume per second of the
-        search so far; otherwise None and the search trains more. Seed 12 of the 15-minute
+        search so far, and its measurement fits in `seconds_left`; otherwise None and the search
+        trains more. Seed 12 of the 15-minute
         benchmark at 809ebe4 spent its last 110 s measuring three networks expected to add 0.0017
         to a hypervolume of 0.2 (5e-6 to 2e-5 per second against a search average of 3e-4)."""
         keys = list(situation.measured) + list(situation.predicted)
@@ -93,6 +94,8 @@ class MeasurePolicy(ABC):
             if expected <= 0:
                 continue
             seconds = cost(key)
+            if seconds > seconds_left:
+                continue
             if best is None or expected / seconds > best[1]:
                 best = (key, expected / seconds, expected, seconds)
         if best is None:

@@ -11,6 +11,8 @@ measured one, as for the co-search.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .loop import Search
 from .pareto import non_dominated_sort
 
@@ -36,8 +38,18 @@ class TwoStageSearch(Search):
                 candidate = self.store.candidate(key)
                 if self.measurement.done(candidate) or self.store.tuning(candidate) is not None:
                     continue
+                expected = self.expected_measuring_seconds()
+                if not self.fits(expected):
+                    self.store.add_decision(candidate, "final", "skip", f"a measurement takes about {expected:.0f} s "
+                                            f"here and {max(self.left(), 0):.0f} s are left", {"seconds": expected})
+                    return
                 where = "on the compiler-blind front" if number == 0 else f"on compiler-blind front {number + 1}"
                 self.store.add_decision(candidate, "final", "measure", f"{where} ({points[key][1]:.4g} FLOPs), "
                                         f"fewest FLOPs first", {"flops": points[key][1], "front": number})
                 self.measurement.measure(candidate)
                 self.tick()
+
+    def expected_measuring_seconds(self) -> float:
+        """The median seconds of this search's measurements so far (0 before the first)."""
+        done = self.store.tunings()
+        return float(np.median([d["seconds"] for d in done])) if done else 0.0
