@@ -167,11 +167,19 @@ class Search:
         return {k: (e.value, measured[k].value if k in measured else self.latency_guess(by_key[k]).value)
                 for k, e in self.store.values("accuracy", "train").items()}
 
+    def measurable_seconds(self) -> float:
+        """The longest measurement that may start now: one that ends within the budget, any while
+        nothing is measured (an empty front counts nothing), none once the budget is spent. Both
+        modes overran the 15-minute budget by their last measurement (hybrid seed 24 at 442cc27:
+        947 and 964 s)."""
+        left = self.left()
+        if left <= 0:
+            return -math.inf
+        return left if self.store.values("latency", "measured") else math.inf
+
     def fits(self, seconds: float) -> bool:
-        """Whether a measurement expected to take `seconds` may start: it ends within the budget,
-        or nothing is measured yet (an empty front counts nothing). Both modes overran the
-        15-minute budget by their last measurement (hybrid seed 24 at 442cc27: 947 and 964 s)."""
-        return seconds <= self.left() or not self.store.values("latency", "measured")
+        """Whether a measurement expected to take `seconds` may start now."""
+        return seconds <= self.measurable_seconds()
 
     def generation_seconds(self) -> float:
         """What a generation's training should cost: its trainings at the median seconds so far."""
@@ -454,7 +462,7 @@ class OneStageSearch(Search):
             elif not self.policy.may_measure_now(spent, self.elapsed(), cost[key]):
                 why = (f"measuring it (about {cost[key]:.0f} s) would take the search's measuring past "
                        f"{100 * self.policy.search_share:.0f}% of its time")
-            elif self.left() <= 0 or not self.fits(cost[key]):
+            elif not self.fits(cost[key]):
                 why = f"measuring it (about {cost[key]:.0f} s) would outlast the budget ({max(self.left(), 0):.0f} s left)"
             else:
                 self.store.add_decision(candidate, "measure", "measure", choice.reason, choice.details)
@@ -525,8 +533,7 @@ class OneStageSearch(Search):
         situation = self.situation()
         if self.left() < 2 * self.generation_seconds():  # what is trained now could not be measured in time
             situation = replace(situation, elapsed=0.0)  # so any gain is worth its seconds
-        seconds_left = self.left() if situation.measured else math.inf
-        picked = self.policy.final_pick(situation, self.cost, seconds_left)
+        picked = self.policy.final_pick(situation, self.cost, self.measurable_seconds())
         if picked is None:
             return False  # nothing on the predicted front worth measuring now: more generations
         key, choice = picked
