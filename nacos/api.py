@@ -26,6 +26,8 @@ from .errors import NacosError
 from .search.config import SearchConfig
 
 _DEFAULTS = SearchConfig()  # one set of search defaults for the API and `nacos search`
+DEFAULT_TRIALS = 1000  # a tune's trial budget when it has no time budget
+UNLIMITED_TRIALS = 10**7  # a timed tune's: the clock ends it
 
 
 # ----------------------------------------------------------------------------- shared checks
@@ -99,18 +101,25 @@ def _named(value, what: str, base: type):
 # ----------------------------------------------------------------------------- tune and export
 
 
-def tune(model, *, out, target: str | os.PathLike | Board = "x86", trials: int = 1000,
-         input_shapes: Sequence | None = None, schedules=None, rpc=None, rpc_key: str | None = None,
-         repeat: int = 50, progress: bool = True) -> dict:
+def tune(model, *, out, target: str | os.PathLike | Board = "x86", trials: int | None = None,
+         minutes: float | None = None, input_shapes: Sequence | None = None, schedules=None, rpc=None,
+         rpc_key: str | None = None, repeat: int = 50, progress: bool = True) -> dict:
     """Tune a model for a board, build it with the records, check it and time it: `nacos tune`.
 
     `model` is what the command takes (FILE.onnx, FILE.py:FUNCTION, builtin:NAME) or a
     torch.nn.Module (put into eval mode; give `input_shapes`). `input_shapes`: one shape per
     input, as (1, 3, 224, 224) or '1,3,224,224'. `rpc`: (host, port, key) or 'HOST:PORT' with
-    `rpc_key`. Rerun with the same `out` to resume. Returns the summary kept as result.json.
+    `rpc_key`. `trials`: the global trial budget (default 1000; with `minutes`, no trial limit);
+    `minutes`: stop proposing new candidates after that many minutes of tuning. Rerun with the same
+    `out` to resume (a timed tune gets the minutes it still owes). Returns the summary kept as
+    result.json.
     """
+    if trials is None:
+        trials = DEFAULT_TRIALS if minutes is None else UNLIMITED_TRIALS
     if trials < 0:
         raise NacosError(f"--trials must be 0 or more (got {trials})")
+    if minutes is not None and not minutes > 0:
+        raise NacosError(f"--minutes must be more than 0 (got {minutes})")
     board = _board(target)
     rpc = measuring.rpc_for(board, rpc, rpc_key, needed=trials > 0)  # refused before anything is written
     measuring.use_board_threads(board)
@@ -119,7 +128,7 @@ def tune(model, *, out, target: str | os.PathLike | Board = "x86", trials: int =
     from .pipeline import tune_network
 
     return tune_network(network, board, Path(out), trials, schedules=_path(schedules), rpc=rpc, repeat=repeat,
-                        progress=progress)
+                        progress=progress, seconds=None if minutes is None else 60.0 * minutes)
 
 
 def export(run, *, out, target: str | os.PathLike | Board = "x86", pick: str | None = None, schedules=None,

@@ -30,6 +30,7 @@ _FIELDS = {  # field -> (type, required)
     "threads": ((int, str), True),
     "cross_compiler": (str, False),
     "tvm_target": (dict, True),
+    "weight_prepack": (bool, False),
 }
 
 
@@ -45,6 +46,7 @@ class Board:
     cross_compiler: str | None = None
     source: Path | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    weight_prepack: bool = False  # build tuned kernels with prepacked weights (weight_prepack.py)
 
     @property
     def runs_locally(self) -> bool:
@@ -61,7 +63,7 @@ class Board:
         return {"name": self.name, "description": self.description, "arch": self.arch,
                 "threads": self.threads, "runs_locally": self.runs_locally,
                 "cross_compiler": self.cross_compiler, "tvm_target": self.tvm_target,
-                "notes": list(self.notes)}
+                "weight_prepack": self.weight_prepack, "notes": list(self.notes)}
 
 
 def host_cpu_flags() -> set[str]:
@@ -115,7 +117,7 @@ def parse_board(path: Path) -> Board:
             if required:
                 raise _fail(path, f"missing field '{key}'")
             continue
-        if not isinstance(raw[key], typ) or isinstance(raw[key], bool):
+        if not isinstance(raw[key], typ) or isinstance(raw[key], bool) != (typ is bool):
             raise _fail(path, f"field '{key}' has the wrong type ({type(raw[key]).__name__})")
     if raw["name"] != path.stem:  # --target NAME finds the file by its name, the record store by the field
         raise _fail(path, f"field 'name' is '{raw['name']}' but the file is named '{path.stem}'")
@@ -141,7 +143,7 @@ def parse_board(path: Path) -> Board:
     tvm_target.setdefault("num-cores", threads)
     return Board(name=raw["name"], description=raw["description"], arch=raw["arch"],
                  threads=threads, tvm_target=tvm_target, cross_compiler=raw.get("cross_compiler"),
-                 source=path, notes=tuple(notes))
+                 source=path, notes=tuple(notes), weight_prepack=raw.get("weight_prepack", False))
 
 
 def board_dirs() -> list[Path]:

@@ -47,8 +47,8 @@ def cmd_tune(args) -> int:
         args.out = args.out or Path("runs/demo")
     if not args.model or args.out is None:
         raise NacosError("give a model and --out (e.g. nacos tune model.onnx --target x86 --out runs/m), or --demo")
-    trials = 1000 if args.trials is None else args.trials
-    summary = api.tune(args.model, out=args.out, target=args.target, trials=trials, input_shapes=args.input_shape,
+    summary = api.tune(args.model, out=args.out, target=args.target, trials=args.trials, minutes=args.minutes,
+                       input_shapes=args.input_shape,
                        schedules=args.schedules, rpc=args.rpc_tracker, rpc_key=args.rpc_key, repeat=args.repeat,
                        progress=not args.quiet)
     print(json.dumps(summary, indent=1) if args.json else _format_summary(summary))
@@ -58,7 +58,8 @@ def cmd_tune(args) -> int:
 def _format_summary(s: dict) -> str:
     lines = [f"{s['model']} on {s['target']}: {s['tasks']} tasks, {s['tasks_tuned_here']} tuned now, "
              f"{s['tasks_from_store']} from the record store ({s['schedules']})",
-             f"trials {s['trials_spent']}/{s['trials_budget']} in {s['tune_seconds']:.0f} s"
+             (f"trials {s['trials_spent']}/{s['trials_budget']}" if s.get("seconds_budget") is None else
+              f"trials {s['trials_spent']} (budget {s['seconds_budget'] / 60:g} min)") + f" in {s['tune_seconds']:.0f} s"
              + (f" ({s['trials_per_second']:.2f} trials/s)" if s.get("trials_per_second") else "")]
     if s["tasks_without_records"]:
         lines.append(f"warning: {s['tasks_without_records']} tasks have no record and run unscheduled (slow)")
@@ -116,7 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", help="FILE.onnx, FILE.py:FUNCTION (returns an nn.Module) or builtin:NAME")
     p.add_argument("--demo", action="store_true", help=f"tune the built-in {DEMO_MODEL} into runs/demo")
     p.add_argument("--target", default="x86", help="board name (nacos targets) or a board .toml file")
-    p.add_argument("--trials", type=int, default=None, help="global trial budget for the new tasks (default 1000)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="global trial budget for the new tasks (default 1000; none with --minutes)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="wall-clock budget of the tuning: no new candidates after it (resumed tunes get the rest)")
     p.add_argument("--out", type=Path, help="run folder (rerun with the same folder to resume)")
     p.add_argument("--input-shape", action="append", help="static input shape, e.g. 1,3,224,224 (once per input)")
     p.add_argument("--schedules", type=Path, help="record store root (default: the user store over the shipped "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import sys
@@ -39,21 +38,54 @@ def native_stderr_filtered():
                     print(line, file=sys.stderr)
 
 
-def build(mod, board: Board, store: RecordStore | None):
-    """A Relax VM executable; with a store, every task that has a record uses its best schedule.
+def build(mod, board: Board, store: RecordStore | None, database=None):
+    """A Relax VM executable; with a store, every task that has a record uses its best schedule
+    (`database`: a MetaSchedule database to query instead of the store's, e.g. transfer.database).
 
-    `mod` must be the unfused module: compile_relax fuses it itself, and records of a module
-    fused beforehand are silently not found (see ../shared/notes/tvm-0.27.md).
+    `mod` must be the unfused module: the pipeline fuses it exactly as task extraction does
+    (tasks.fusion_passes), and records of a module fused beforehand are silently not found (see
+    ../shared/notes/tvm-0.27.md). The pipeline is compile_relax's for CPU targets, with the
+    board's weight prepacking (weight_prepack.py) around the records.
     """
     import tvm
-    from tvm.s_tir import meta_schedule as ms
+    from tvm import relax
 
     target = board.target()
     if store is None:
         return tvm.compile(mod, target=target)
-    # compile_relax logs every untuned function at WARNING through MetaSchedule's logger.
-    logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.ERROR)
-    return ms.relax_integration.compile_relax(store.database, mod, target, params=None)
+    with target, store.database if database is None else database, tvm.transform.PassContext(opt_level=3):
+        return relax.build(mod, target=target, relax_pipeline=_tuned_pipeline(target, board.weight_prepack))
+
+
+def tuned_passes(target, prepack: bool) -> list:
+    """Fusion as task extraction does it, then the records of the database in scope (and with
+    `prepack` the weights' layout rewrite): the module the VM lowering gets."""
+    from tvm import relax
+
+    from . import weight_prepack
+    from .tasks import fusion_passes
+
+    return (fusion_passes(target, prepack)
+            + [relax.transform.MetaScheduleApplyDatabase(enable_warning=False)]  # else a WARNING per untuned one
+            + (weight_prepack.after_records() if prepack else []))
+
+
+def _tuned_pipeline(target, prepack: bool):
+    """compile_relax's pipeline for CPU targets: tuned_passes, then the VM lowering."""
+    import tvm
+    from tvm import relax
+    from tvm.relax import pipeline
+
+    try:  # what compile_relax does: targets without registered lists take the generic ones
+        lower = list(pipeline.dataflow_lower_passes(target)) + list(pipeline.finalize_passes(target))
+    except (ValueError, AttributeError):
+        lower = [relax.transform.RewriteDataflowReshape(), relax.transform.ToNonDataflow(),
+                 relax.transform.RemovePurityChecking(), relax.transform.CallTIRRewrite(),
+                 relax.transform.StaticPlanBlockMemory(), relax.transform.LowerAllocTensor(),
+                 relax.transform.KillAfterLastUse(), relax.transform.LowerRuntimeBuiltin(),
+                 relax.transform.ComputePrimValue(), relax.transform.VMShapeLower(),
+                 relax.transform.AttachGlobalSymbol()]
+    return tvm.transform.Sequential(tuned_passes(target, prepack) + lower)
 
 
 def _flatten(value) -> list[np.ndarray]:

@@ -24,8 +24,9 @@ def snapshot(network: Network) -> rundir.SavedNetwork:
 
 def tune_network(network: Network, board: Board, out: Path, trials: int, *, schedules: Path | None = None,
                  rpc=None, repeat: int = 50, progress: bool = True,
-                 settings: SearchSettings | None = None) -> dict:
-    """Tune the new tasks, build with every record, check against the reference and time it.
+                 settings: SearchSettings | None = None, seconds: float | None = None) -> dict:
+    """Tune the new tasks (at most `trials`, and with `seconds` no longer than that), build with every
+    record, check against the reference and time it.
 
     With `rpc` (tracker host, port, key) the check and the timing run on the remote device.
     """
@@ -41,8 +42,8 @@ def tune_network(network: Network, board: Board, out: Path, trials: int, *, sche
     store = RecordStore.open(board.name, schedules)  # a damaged store is refused before `out` is written
     saved = snapshot(network)
     rundir.save_network(out, saved, board.name, schedules=_remembered_root(store))
-    tasks = extract_tasks(network.mod, board.target())
-    result = tune(tasks, board, store, out, trials, settings=settings, rpc=rpc, progress=progress)
+    tasks = extract_tasks(network.mod, board.target(), prepack=board.weight_prepack)
+    result = tune(tasks, board, store, out, trials, settings=settings, rpc=rpc, progress=progress, seconds=seconds)
     without = [t for t in tasks if result.best_seconds.get(t.key) is None]
     summary = {
         "model": network.name, "framework": network.framework, "target": board.name,
@@ -90,7 +91,7 @@ def export_run(run: Path, board: Board, out: Path, *, schedules: Path | None = N
         if schedules is not None and not schedules.is_dir():
             raise NacosError(f"'{run}' was tuned with the record store {schedules}, which no longer exists; "
                              f"give the store with --schedules DIR")
-    tasks = extract_tasks(saved.mod, board.target())
+    tasks = extract_tasks(saved.mod, board.target(), prepack=board.weight_prepack)
     store = RecordStore.open(board.name, schedules)
     with_records = sum(store.known(t) for t in tasks)
     executable = compiler.build(saved.mod, board, store)

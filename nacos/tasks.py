@@ -23,10 +23,13 @@ class Task:
         return self.extracted.dispatched[0]
 
 
-def fusion_passes(target):
-    """Library dispatch, legalisation and operator fusion, exactly as compile_relax does them."""
+def fusion_passes(target, prepack: bool = False):
+    """Library dispatch, legalisation and operator fusion, exactly as compile_relax does them;
+    with `prepack`, the fused functions' weights are marked layout-free (weight_prepack.py)."""
     from tvm import relax
     from tvm.relax import pipeline
+
+    from . import weight_prepack
 
     try:
         dispatch = list(pipeline.library_dispatch_passes(target))
@@ -34,7 +37,7 @@ def fusion_passes(target):
         dispatch = []
     return dispatch + [relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern(),
                        relax.transform.FoldConstant(), relax.transform.FuseOps(),
-                       relax.transform.FuseTIR()]
+                       relax.transform.FuseTIR()] + (weight_prepack.before_extraction() if prepack else [])
 
 
 def workload_key(prim_func_mod) -> str:
@@ -43,14 +46,15 @@ def workload_key(prim_func_mod) -> str:
     return str(tvm_ffi.structural_hash(prim_func_mod))
 
 
-def extract_tasks(mod, target) -> list[Task]:
-    """The tunable tasks of an unfused Relax module for a target, heaviest first."""
+def extract_tasks(mod, target, prepack: bool = False) -> list[Task]:
+    """The tunable tasks of an unfused Relax module for a target, heaviest first (`prepack`: as a
+    board with weight_prepack builds them)."""
     import tvm
     from tvm.s_tir import meta_schedule as ms
 
     target = tvm.target.Target(target) if not isinstance(target, tvm.target.Target) else target
     with target:
-        fused = tvm.transform.Sequential(fusion_passes(target))(mod)
+        fused = tvm.transform.Sequential(fusion_passes(target, prepack))(mod)
     extracted = ms.relax_integration.extract_tasks(fused, target)
     tasks = [Task(t.task_name, int(t.weight), workload_key(t.dispatched[0]), t) for t in extracted
              if not t.mod.attrs.get("tirx.is_scheduled", False)]

@@ -36,6 +36,9 @@ def test_user_board_folder(tmp_path, monkeypatch):
     board = load_board("myboard")
     assert board.tvm_target["mcpu"] == "cortex-a55" and board.tvm_target["num-cores"] == 4
     assert "myboard" in {b.name for b in list_boards()}
+    assert board.weight_prepack is False and load_board("x86").weight_prepack is False  # unless a board says so
+    (tmp_path / "myboard.toml").write_text(BOARD.replace("threads = 4", "threads = 4\nweight_prepack = true"))
+    assert load_board("myboard").weight_prepack is True
 
 
 @pytest.mark.parametrize("edit, field", [
@@ -46,6 +49,7 @@ def test_user_board_folder(tmp_path, monkeypatch):
     (lambda t: t.replace('cross_compiler = "aarch64-linux-gnu-g++"\n', ''), "'cross_compiler'"),
     (lambda t: t.replace('mtriple = "aarch64-linux-gnu"\n', ''), "'tvm_target.mtriple'"),
     (lambda t: t.replace('threads = 4', 'threads = [4'), "not valid TOML"),
+    (lambda t: t.replace('threads = 4', 'threads = 4\nweight_prepack = 1'), "'weight_prepack'"),
     (lambda t: t.replace('name = "myboard"', 'name = "yourboard"'), "'name' is 'yourboard'"),
 ])
 def test_bad_board_file_names_the_field(tmp_path, edit, field):

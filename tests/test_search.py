@@ -294,8 +294,9 @@ def test_final_share_starts_by_the_budget_or_the_front_cost_but_never_before_hal
             assert search.final_share_started() is started, (front_cost, elapsed)
 
 
-def test_training_goes_to_gain_per_expected_second_once_costs_are_learnt(tmp_path):
-    from nacos.search.evaluation import expected_training_seconds
+def test_training_goes_to_gain_per_expected_second_from_the_start(tmp_path):
+    from nacos.search.evaluation import (PRIOR_EXPONENT, expected_training_seconds, relative_training_costs,
+                                         training_cost_exponent)
     from nacos.search.loop import training_order
     from nacos.search.store import StudyStore
     from nacos.spaces import get_space
@@ -305,21 +306,31 @@ def test_training_goes_to_gain_per_expected_second_once_costs_are_learnt(tmp_pat
     (tmp_path / "s").mkdir()
     store = StudyStore.of_run(tmp_path / "s", create=True)
     assert expected_training_seconds(store, 1e6) is None  # nothing trained yet
-    for n, (flops, seconds) in enumerate(((0.2e6, 3.0), (1e6, 5.0), (10e6, 30.0), (5e6, 16.0))):
-        c = store.add_candidate(next(genotypes), 0, "random")
-        store.add_estimate(c, "latency", "flops", flops, 0.0)
-        store.add_estimate(c, "accuracy", "train", 0.7, seconds)
-    # a line over FLOPs through the four: about 2.3 s plus 2.8 s per MFLOP
-    assert abs(expected_training_seconds(store, 10e6) - 29.8) < 1.5
-    assert abs(expected_training_seconds(store, 0.0) - 2.3) < 0.5
     big, small, cheap_and_useless = (store.add_candidate(next(genotypes), 1, "mutation") for _ in range(3))
     gains = {big.key: 0.012, small.key: 0.004, cheap_and_useless.key: 0.0}
-    seconds = {big.key: 30.0, small.key: 5.0, cheap_and_useless.key: 3.0}
-    assert [c.key for c in training_order([big, small, cheap_and_useless], gains, seconds)] == \
+    flops = {big.key: 10e6, small.key: 1e6, cheap_and_useless.key: 0.2e6}
+    # before any training the costs are only relative (a power of FLOPs), and already decide:
+    # three times the gain for ten times the FLOPs is not worth it
+    before = relative_training_costs(store, flops)
+    assert before[big.key] / before[small.key] == pytest.approx(10 ** PRIOR_EXPONENT)
+    assert [c.key for c in training_order([big, small, cheap_and_useless], gains, before)] == \
         [small.key, big.key, cheap_and_useless.key]
-    unknown = {k: None for k in seconds}  # before three trainings: by gain alone
-    assert [c.key for c in training_order([small, big, cheap_and_useless], gains, unknown)] == \
-        [big.key, small.key, cheap_and_useless.key]
+    # trainings clustered in FLOPs say nothing of the slope: the prior exponent stays
+    clustered = [(4.5e6, 15.8), (4.6e6, 36.8), (4.2e6, 22.1)]
+    assert training_cost_exponent(clustered) == PRIOR_EXPONENT
+    assert training_cost_exponent([(f * 10, s) for f, s in clustered] + clustered) >= 0.5  # never flat
+    for n, (f, seconds) in enumerate(((0.2e6, 3.0), (1e6, 5.0), (10e6, 30.0), (5e6, 16.0))):
+        c = store.add_candidate(next(genotypes), 0, "random")
+        store.add_estimate(c, "latency", "flops", f, 0.0)
+        store.add_estimate(c, "accuracy", "train", 0.7, seconds)
+    # through the four: seconds grow as FLOPs^0.59, 30 s at 10 MFLOPs, 3 s at 0.2
+    assert training_cost_exponent([(0.2e6, 3.0), (1e6, 5.0), (10e6, 30.0), (5e6, 16.0)]) == pytest.approx(0.59, abs=0.03)
+    assert expected_training_seconds(store, 10e6) == pytest.approx(30, rel=0.2)
+    assert expected_training_seconds(store, 0.2e6) == pytest.approx(3, rel=0.3)
+    after = relative_training_costs(store, flops)
+    assert after[big.key] == pytest.approx(expected_training_seconds(store, 10e6))
+    assert [c.key for c in training_order([big, small, cheap_and_useless], gains, after)] == \
+        [small.key, big.key, cheap_and_useless.key]
 
 
 def test_one_stage_predicts_only_the_children_its_flops_rung_ranks_best(tmp_path):

@@ -1,7 +1,9 @@
 """Real MetaSchedule tuning of a 4-task network with tiny budgets, record reuse, kill -9 and resume."""
 
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from nacos.records import RECORD_FILE, RecordStore
 from nacos.tasks import extract_tasks
 from nacos.tune_database import TuneDatabase
 from nacos.tuner import PLAN_FILE, SearchSettings, tune
+from nacos.weight_prepack import unmarked_key
 
 FAST = SearchSettings(trials_per_iter=8, population_size=48, genetic_num_iters=2, init_min_unmeasured=16)
 SHAPE = [(1, 1, 16, 16)]
@@ -84,6 +87,63 @@ def test_second_tune_reuses_records(tuned_smallnet, models_py, x86, tmp_path):
     assert again["trials_spent"] == 0
     assert (root / "schedules" / "x86" / RECORD_FILE).read_text() == before
     assert again["check"]["ok"]
+
+
+def test_prepacked_build_keys_its_own_tasks_and_matches_reference(tuned_smallnet, models_py, x86, tmp_path):
+    """A board with weight_prepack tunes marked tasks (apart from the plain ones in one store) and
+    builds them with the weights packed in the layout their schedules read."""
+    root, net, _ = tuned_smallnet
+    packed_board = dataclasses.replace(x86, weight_prepack=True)
+    plain = {t.key for t in extract_tasks(net.mod, x86.target())}
+    packed = extract_tasks(net.mod, x86.target(), prepack=True)
+    marked = [t for t in packed if t.prim_func_mod["main"].attrs.get("layout_free_buffers")]
+    assert marked and plain.isdisjoint(t.key for t in marked)
+    assert {unmarked_key(t.prim_func_mod) for t in packed} == plain  # what a warm start leaves out
+    store_root = tmp_path / "schedules"
+    shutil.copytree(root / "schedules", store_root)  # the plain records are there and must not be used
+    summary = tune_network(net, packed_board, tmp_path / "run", 32, schedules=store_root, repeat=10,
+                           progress=False, settings=FAST)
+    assert summary["tasks_tuned_here"] >= len(marked) and summary["tasks_without_records"] == 0
+    assert summary["check"]["ok"]
+    # the weights really are packed: the kernels read prepacked weights, whose packing was computed
+    # at build time (no call of the packing functions is left in main)
+    store = RecordStore("x86", store_root)
+    plain_names, plain_main = _tuned_main(net.mod, store, prepack=False)
+    names, main = _tuned_main(net.mod, store, prepack=True)
+    assert not any(n.endswith("_prepacked") for n in plain_names)
+    packed_kernels = [n for n in names if n.endswith("_prepacked")]
+    assert len(packed_kernels) >= len([t for t in marked if "conv2d" in t.name])
+    assert all(f"call_tir({n}," in main for n in packed_kernels)
+    assert "_weight_prepack," not in main
+
+
+def _tuned_main(mod, store, prepack: bool) -> tuple[list[str], str]:
+    """The function names and main's text of the module the VM lowering gets."""
+    import tvm
+
+    target = load_board("x86").target()
+    with target, store.database, tvm.transform.PassContext(opt_level=3):
+        tuned = tvm.transform.Sequential(compiler.tuned_passes(target, prepack))(mod)
+    return [gv.name_hint for gv in tuned.functions], tuned["main"].script()
+
+
+def test_timed_tune_stops_at_its_deadline_and_resumes_with_what_is_owed(models_py, x86, tmp_path):
+    net = load_network(f"{models_py}:build_net", SHAPE)
+    tasks = extract_tasks(net.mod, x86.target())
+    store, run = RecordStore("x86", tmp_path / "schedules"), tmp_path / "run"
+    budget_trials, seconds = 100_000, 8.0
+    result = tune(tasks, x86, store, run, budget_trials, settings=FAST, progress=False, seconds=seconds)
+    # ended by the clock, not the trials: past the deadline by at most the batches in flight
+    assert 0 < result.trials_spent < 200 and result.seconds_budget == seconds
+    assert seconds <= result.seconds < seconds + 60
+    assert any(result.best_seconds[t.key] is not None for t in tasks)
+    plan = json.loads((run / PLAN_FILE).read_text())
+    assert plan["seconds"] == seconds and plan["seconds_spent"] >= seconds
+    measured = sum(store.count(t) for t in tasks)
+    assert measured == result.trials_spent
+    again = tune(tasks, x86, store, run, budget_trials, settings=FAST, progress=False, seconds=seconds)
+    assert again.trials_spent == again.trials_resumed == measured  # no time owed: nothing new
+    assert sum(store.count(t) for t in tasks) == measured
 
 
 KILL_SCRIPT = """

@@ -25,6 +25,8 @@ second, in both modes): 1.170, 0.884, 1.028 at (0.5, 1 ms), 1.180, 0.930, 1.028 
 At bc7374d (a static FLOPs rung before the prediction, final measurements while worth it, the
 two-stage measuring its next fronts with time left, user stores over the shipped one), on fresh
 seeds 21, 22, 23: 1.130, 1.036, 1.127 (mean 1.098) at (0.5, 1 ms), 1.106, 1.045, 1.129 at (0.5, 2 ms).
+At 145b7b2 (measurements only when they end within the budget, both modes), on fresh seeds 31,
+32, 33: 0.955, 0.985, 1.104 (mean 1.015) at (0.5, 1 ms), 0.960, 1.027, 1.132 at (0.5, 2 ms).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Benchmark: a model tuned by NACOS vs its peers, measured in one run.
 
-    python3 tools/bench_tune.py --model mobilenet_v2|resnet50|FILE.onnx --trials 1200 [--threads 2]
-                                [--width 1.0] [--schedules DIR]
+    python3 tools/bench_tune.py --model mobilenet_v2|resnet50|FILE.onnx --minutes 20 [--threads 2]
+                                [--trials N] [--width 1.0] [--schedules DIR]
 
 Prints median latency of NACOS-tuned TVM, untuned TVM, ONNX Runtime and PyTorch eager (torch
 models) as ratios to ONNX Runtime, the outputs' max abs error against the reference (PyTorch,
@@ -9,12 +9,16 @@ or ONNX Runtime for ONNX files), the tuning throughput, and how close each is to
 the model's FLOPs (TVM's count over its tasks) at the peak FLOP/s of a BLAS sgemm on the same
 threads. The tuned build's time is split into its kernels and the rest (kernel_times.py). The
 record store is a fresh temporary folder unless --schedules is given (then known tasks are free).
+`--minutes` bounds the tune by the clock (no trial limit unless --trials); without it 1200 trials.
+The model is also built with the shipped records and no tuning ("shipped store, 0 trials"): what
+a user gets at once for a model the store may never have seen.
 `resnet50` is onnx's own light ResNet-50 (real shapes, constant weights).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -113,7 +117,14 @@ def network_flops(mod, target) -> tuple[float, list[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mobilenet_v2", help="mobilenet_v2, resnet50 or an ONNX file")
-    parser.add_argument("--trials", type=int, default=1200)
+    parser.add_argument("--trials", type=int, default=None, help="trial budget (default 1200, none with --minutes)")
+    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget of the tune")
+    parser.add_argument("--warm-start", action="store_true", help="train the cost model on the shipped "
+                        "records of other workloads first (warm_start.py)")
+    parser.add_argument("--transfer", action="store_true", help="give each new task a first trial transferred "
+                        "from the shipped records of its nearest similar workload (transfer.py)")
+    parser.add_argument("--prepack", action="store_true", help="tune and build with weight prepacking "
+                        "(weight_prepack.py; the shipped-store row stays without: its records are unpacked)")
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=100)
@@ -127,11 +138,15 @@ def main() -> int:
     import onnxruntime as ort
     import torch
 
-    from nacos import compiler, kernel_times, zoo
+    from nacos import compiler, kernel_times, transfer, zoo
+    from nacos.api import UNLIMITED_TRIALS
     from nacos.board import load_board
+    from nacos.homes import SHIPPED_SCHEDULES
     from nacos.network import from_onnx, from_torch
     from nacos.pipeline import tune_network
     from nacos.records import RecordStore
+    from nacos.tasks import extract_tasks
+    from nacos.tuner import SearchSettings
 
     torch.set_num_threads(args.threads)
     board = load_board("x86")
@@ -176,15 +191,36 @@ def main() -> int:
     rows["TVM untuned"] = (compiler.time_ms(vm, [x], repeat=max(10, args.repeat // 5))["median_ms"],
                            float(np.max(np.abs(out - reference))))
 
+    # the shipped records alone, no tuning: tasks they hold get their schedule, the rest run untuned
+    shipped = RecordStore.open(board.name, SHIPPED_SCHEDULES)
+    tasks = extract_tasks(net.mod, board.target())
+    known = sum(shipped.known(t) for t in tasks)
+    vm = compiler.load_vm(compiler.build(net.mod, board, shipped))
+    out = compiler.run(vm, [x])[0]
+    rows[f"shipped store, 0 trials ({known}/{len(tasks)} tasks)"] = (
+        compiler.time_ms(vm, [x], repeat=max(10, args.repeat // 5))["median_ms"], float(np.max(np.abs(out - reference))))
+    # ... and the tasks they lack scheduled by transfer from their nearest workloads (transfer.py)
+    moved = transfer.transfer(tasks, shipped.folders, board.target())
+    vm = compiler.load_vm(compiler.build(net.mod, board, shipped, database=transfer.database(shipped.database, moved)))
+    out = compiler.run(vm, [x])[0]
+    rows[f"shipped + transferred, 0 trials ({known}+{len(moved)}/{len(tasks)})"] = (
+        compiler.time_ms(vm, [x], repeat=max(10, args.repeat // 5))["median_ms"], float(np.max(np.abs(out - reference))))
+
     # NACOS: tune, build with the records, check, time
     schedules = args.schedules or work / "schedules"
+    trials = args.trials if args.trials is not None else (1200 if args.minutes is None else UNLIMITED_TRIALS)
     start = time.perf_counter()
-    summary = tune_network(net, board, work / "run", args.trials, schedules=schedules, repeat=args.repeat)
+    tuned_board = dataclasses.replace(board, weight_prepack=args.prepack)
+    summary = tune_network(net, tuned_board, work / "run", trials, schedules=schedules, repeat=args.repeat,
+                           seconds=None if args.minutes is None else 60.0 * args.minutes,
+                           settings=SearchSettings(
+                               warm_start_from=(SHIPPED_SCHEDULES / board.name,) if args.warm_start else (),
+                               transfer_from=(SHIPPED_SCHEDULES / board.name,) if args.transfer else ()))
     wall = time.perf_counter() - start
-    rows[f"NACOS tuned ({summary['trials_spent']} trials)"] = (summary["latency"]["median_ms"],
-                                                               summary["check"]["max_abs_error"])
+    label = f"NACOS tuned ({summary['trials_spent']} trials{', prepacked' if args.prepack else ''})"
+    rows[label] = (summary["latency"]["median_ms"], summary["check"]["max_abs_error"])
     # built again for the split: tune_network keeps no executable (about 20 s for MobileNetV2)
-    tuned_vm = compiler.load_vm(compiler.build(net.mod, board, RecordStore.open(board.name, schedules)))
+    tuned_vm = compiler.load_vm(compiler.build(net.mod, tuned_board, RecordStore.open(board.name, schedules)))
     split = kernel_times.measure(tuned_vm, [x], repeat=max(10, args.repeat // 5))
     flops, uncounted = network_flops(net.mod, board.target())
     peak = peak_gflops()
@@ -196,9 +232,9 @@ def main() -> int:
           f"-> {limit_ms:.3f} ms at peak" + (f" ({len(uncounted)} tasks TVM cannot count left out: "
                                              f"{', '.join(uncounted)})" if uncounted else ""))
     print(f"output max |y| {np.max(np.abs(reference)):.3g}, std {np.std(reference):.3g}")
-    print(f"{'':34s} {'median ms':>10s} {'vs ORT':>8s} {'% of peak':>10s} {'max abs err':>12s}")
+    print(f"{'':44s} {'median ms':>10s} {'vs ORT':>8s} {'% of peak':>10s} {'max abs err':>12s}")
     for label, (ms, err) in rows.items():
-        print(f"{label:34s} {ms:10.3f} {ms / base:7.2f}x {100 * limit_ms / ms:9.1f}% {err:12.2e}")
+        print(f"{label:44s} {ms:10.3f} {ms / base:7.2f}x {100 * limit_ms / ms:9.1f}% {err:12.2e}")
     print(f"tuned build: {split.end_to_end_ms:.3f} ms end to end = kernels {split.kernels_ms:.3f} ms "
           f"({split.calls} calls, each timed alone) + {split.outside_kernels_ms:.3f} ms outside them "
           f"({split.builtin_calls} VM builtin calls, copies, cold cache)")
@@ -206,8 +242,9 @@ def main() -> int:
         print(f"  {kernel:50s} {ms:7.3f} ms")
     tps = summary.get("trials_per_second")
     print(f"tuning: {summary['tasks']} tasks ({summary['tasks_from_store']} from the store), "
-          f"{summary['trials_spent']} trials in {summary['tune_seconds']:.0f} s"
-          + (f" = {tps:.2f} trials/s" if tps else "") + f"; whole NACOS run {wall:.0f} s")
+          f"{summary['trials_spent']} trials in {summary['tune_seconds'] / 60:.1f} min"
+          + (f" = {tps:.2f} trials/s" if tps else "")
+          + ("" if args.minutes is None else f" (budget {args.minutes:g} min)") + f"; whole NACOS run {wall:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({"rows": {k: {"median_ms": v[0], "vs_ort": v[0] / base, "max_abs_err": v[1]}
                                                   for k, v in rows.items()},

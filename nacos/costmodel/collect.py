@@ -52,7 +52,7 @@ def collect(space, board, n: int, *, seed: int = 0, trials_per_task: int = 16, r
     for genotype in bar:
         start = time.perf_counter()
         network = lower(space, genotype)
-        tasks = extract_tasks(network.mod, board.target())
+        tasks = extract_tasks(network.mod, board.target(), prepack=board.weight_prepack)
         store = RecordStore.open(board.name, schedules)  # holds what the last tune added
         new = sum(not store.known(t) for t in tasks)
         summary = tune_network(network, board, Path(runs) / genotype.key(), new * trials_per_task,

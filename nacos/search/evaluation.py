@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -23,16 +24,48 @@ TRIAL_SECONDS = 0.7  # and the cost of one tuning trial
 DECODE_SECONDS_PER_MB = 0.8  # TVM decoding a record store, once per process
 
 
-def expected_training_seconds(store: StudyStore, flops: float) -> float | None:
-    """What training a network of `flops` should cost, from the search's own trainings (a line
-    over FLOPs: a fixed part plus compute); None before three of them."""
+COST_EXPONENT = (0.5, 1.0)  # training seconds grow with FLOPs at least as their root, at most in proportion
+PRIOR_EXPONENT = 0.75  # the exponent before the search's own trainings spread enough over FLOPs
+
+
+def training_cost_exponent(pairs: list[tuple[float, float]]) -> float:
+    """How training seconds grow with FLOPs: the slope of log seconds over log FLOPs through the
+    search's own trainings, held to COST_EXPONENT; PRIOR_EXPONENT while fewer than three, or all
+    within a factor of two in FLOPs (a slope through such points is noise: it once came out
+    negative, and a flat cost sent a search to train 4-5 MFLOPs networks first)."""
+    logs = [(math.log(f), math.log(s)) for f, s in pairs if f > 0 and s > 0]
+    if len(logs) < 3 or np.ptp([lf for lf, _ in logs]) < math.log(2):
+        return PRIOR_EXPONENT
+    slope = float(np.polyfit([lf for lf, _ in logs], [ls for _, ls in logs], 1)[0])
+    return min(max(slope, COST_EXPONENT[0]), COST_EXPONENT[1])
+
+
+def training_pairs(store: StudyStore) -> list[tuple[float, float]]:
+    """(FLOPs, training seconds) of every candidate trained so far."""
     trained = store.values("accuracy", "train")
     known = store.values("latency", "flops")
-    pairs = [(known[k].value, e.seconds) for k, e in trained.items() if k in known]
-    if len(pairs) < 3 or np.ptp([f for f, _ in pairs]) == 0:
+    return [(known[k].value, e.seconds) for k, e in trained.items() if k in known]
+
+
+def expected_training_seconds(store: StudyStore, flops: float) -> float | None:
+    """What training a network of `flops` should cost: a power of FLOPs (training_cost_exponent)
+    scaled to the search's own trainings; None before the first."""
+    pairs = [(f, s) for f, s in training_pairs(store) if f > 0 and s > 0]
+    if not pairs or flops <= 0:
         return None
-    per_flop, fixed = np.polyfit([f for f, _ in pairs], [s for _, s in pairs], 1)
-    return max(float(fixed), 0.5) + max(float(per_flop), 0.0) * flops
+    exponent = training_cost_exponent(pairs)
+    scale = float(np.median([math.log(s) - exponent * math.log(f) for f, s in pairs]))
+    return math.exp(scale) * flops ** exponent
+
+
+def relative_training_costs(store: StudyStore, flops: dict[str, float]) -> dict[str, float]:
+    """key -> expected training seconds, or before any training a number in proportion to them:
+    the order of gain per second needs no absolute cost."""
+    costs = {}
+    for key, f in flops.items():
+        seconds = expected_training_seconds(store, f)
+        costs[key] = seconds if seconds is not None else max(f, 1.0) ** PRIOR_EXPONENT
+    return costs
 
 
 class Training:
@@ -45,6 +78,10 @@ class Training:
 
     def expected_seconds(self, flops: float) -> float | None:
         return expected_training_seconds(self.store, flops)
+
+    def costs(self, flops: dict[str, float]) -> dict[str, float]:
+        """What `training_order` weighs gains by (relative_training_costs)."""
+        return relative_training_costs(self.store, flops)
 
     def train(self, candidate: Candidate) -> float:
         found = self.store.estimate(candidate, "accuracy", "train")
@@ -101,7 +138,7 @@ class Measurement:
 
         start = time.perf_counter()
         network = lower(self.space, candidate.genotype)
-        tasks = extract_tasks(network.mod, self.board.target())
+        tasks = extract_tasks(network.mod, self.board.target(), prepack=self.board.weight_prepack)
         best = best_times(store_folders(self.board.name, self.schedules))
         known = sum(t.key in best for t in tasks)
         try:

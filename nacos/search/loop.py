@@ -48,17 +48,15 @@ PREDICTED_PER_TRAINED = 2  # one-stage: children predicted per child a generatio
 MIN_SCALE_POINTS = 4  # predictions before FLOPs can be scaled to predicted milliseconds
 
 
-def training_order(children: list[Candidate], gains: dict[str, float],
-                   seconds: dict[str, float | None]) -> list[Candidate]:
+def training_order(children: list[Candidate], gains: dict[str, float], costs: dict[str, float]) -> list[Candidate]:
     """Children best first: optimistic hypervolume gain per expected second of training, cheaper
-    first on ties; by gain alone while training costs are not known yet. Without the cost, a
-    search that starts among large networks (25-35 s each) trains a few of them per generation
-    and is still there when its budget ends; seed 12 of the 15-minute benchmark trained 14
-    networks in 5 generations against the two-stage run's 64 in 21 (which moved to 3-5 s networks
-    of 0.04-0.08 ms by FLOPs alone)."""
-    if any(s is None for s in seconds.values()):
-        return sorted(children, key=lambda c: -gains[c.key])
-    return sorted(children, key=lambda c: (-gains[c.key] / seconds[c.key], seconds[c.key]))
+    first on ties. `costs` are expected seconds, or before the first training numbers in
+    proportion to them (evaluation.relative_training_costs). Without the cost, a search that starts
+    among large networks (25-35 s each) trains a few of them per generation and is still there
+    when its budget ends: seed 12 of the 15-minute benchmark trained 14 networks in 5 generations
+    against the two-stage run's 64 in 21, and at 145b7b2 seeds 31 and 32 trained 4-5 MFLOPs
+    networks in their first generations (40 and 44 trained against the two-stage's 44 and 76)."""
+    return sorted(children, key=lambda c: (-gains[c.key] / max(costs[c.key], 1e-9), costs[c.key]))
 
 
 class Search:
@@ -278,7 +276,8 @@ class Search:
         gains = {k: hypervolume(front + [hope], self.config.reference) - hypervolume(front, self.config.reference)
                  for k, (_, hope) in screened.items()}
         seconds = {c.key: self.training.expected_seconds(self.latency.flops(c)) for c in children}
-        ranked = training_order(children, gains, seconds)
+        costs = self.training.costs({c.key: self.latency.flops(c) for c in children})
+        ranked = training_order(children, gains, costs)
         for rank, c in enumerate(ranked):
             expected = screened[c.key][0]
             numbers = {"accuracy": expected[0], "latency_ms": expected[1], "gain": gains[c.key], "rank": rank,
@@ -397,8 +396,8 @@ class OneStageSearch(Search):
             gains[c.key] = hypervolume(front + [hope], self.config.reference) - before
             numbers[c.key] = {"accuracy": accuracy.value, "latency_ms": latency, "gain": gains[c.key],
                               "ms_per_flop": scale, "spread": spread}
-        seconds = {c.key: self.training.expected_seconds(self.latency.flops(c)) for c in children}
-        ranked = training_order(children, gains, seconds)
+        costs = self.training.costs({c.key: self.latency.flops(c) for c in children})
+        ranked = training_order(children, gains, costs)
         for rank, c in enumerate(ranked[limit:], start=limit):
             self.store.add_decision(c, "train", "skip", f"screened out before prediction: optimistic hypervolume "
                                     f"gain {gains[c.key]:.4g} by FLOPs at {scale:.3g} ms per FLOP, rank {rank + 1} "

@@ -78,6 +78,8 @@ def task_overlap(space: Space, n: int = 20, seed: int = 0, board: Board | None =
     """Overlap of the tasks of `n` distinct random genotypes of `space` for a board (default x86)."""
     from ..tasks import extract_tasks
 
-    target = (board or load_board("x86")).target()
-    keys = ({t.key for t in extract_tasks(lower(space, g).mod, target)} for g in distinct_samples(space, n, seed))
+    board = board or load_board("x86")
+    target = board.target()
+    keys = ({t.key for t in extract_tasks(lower(space, g).mod, target, prepack=board.weight_prepack)}
+            for g in distinct_samples(space, n, seed))
     return overlap_of(space.name, keys)

@@ -146,4 +146,4 @@ class TaskCache:
         self.lowered += 1
         network = from_torch(part, [shape], name="part")
         return [PartTask(t.key, t.name, t.weight, tvm.ir.save_json(t.prim_func_mod))
-                for t in extract_tasks(network.mod, self.board.target())]
+                for t in extract_tasks(network.mod, self.board.target(), prepack=self.board.weight_prepack)]
