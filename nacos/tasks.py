@@ -46,6 +46,17 @@ def workload_key(prim_func_mod) -> str:
     return str(tvm_ffi.structural_hash(prim_func_mod))
 
 
+def unmarked_key(prim_func_mod) -> str:
+    """The key the task has without the layout-free mark: the same operator tuned unpacked (a warm
+    start must leave out both)."""
+    import tvm
+
+    func = prim_func_mod["main"]
+    if func.attrs is None or "layout_free_buffers" not in func.attrs:
+        return workload_key(prim_func_mod)
+    return workload_key(tvm.IRModule({"main": func.without_attr("layout_free_buffers")}))
+
+
 def extract_tasks(mod, target, prepack: bool = False) -> list[Task]:
     """The tunable tasks of an unfused Relax module for a target, heaviest first (`prepack`: as a
     board with weight_prepack builds them)."""

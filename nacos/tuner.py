@@ -166,7 +166,7 @@ def _cost_model(settings: SearchSettings, board: Board, tasks: list[Task], threa
     if not settings.warm_start_from:
         return "xgb"
     from .warm_start import warm_xgb
-    from .weight_prepack import unmarked_key
+    from .tasks import unmarked_key
 
     own = {t.key for t in tasks} | {unmarked_key(t.prim_func_mod) for t in tasks}  # packed or not
     model = warm_xgb(list(settings.warm_start_from), board.target(), exclude=own, num_tuning_cores=threads,

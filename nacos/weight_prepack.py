@@ -31,15 +31,3 @@ def after_records() -> list:
 
     return [relax.transform.SplitLayoutRewritePreproc(), relax.transform.FoldConstant()]
 
-
-def unmarked_key(prim_func_mod) -> str:
-    """The key the task has without the layout-free mark: the same operator tuned unpacked (a warm
-    start must leave out both)."""
-    import tvm
-
-    from .tasks import workload_key
-
-    func = prim_func_mod["main"]
-    if func.attrs is None or "layout_free_buffers" not in func.attrs:
-        return workload_key(prim_func_mod)
-    return workload_key(tvm.IRModule({"main": func.without_attr("layout_free_buffers")}))

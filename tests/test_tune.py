@@ -21,7 +21,7 @@ from nacos.records import RECORD_FILE, RecordStore
 from nacos.tasks import extract_tasks
 from nacos.tune_database import TuneDatabase
 from nacos.tuner import PLAN_FILE, SearchSettings, tune
-from nacos.weight_prepack import unmarked_key
+from nacos.tasks import unmarked_key
 
 FAST = SearchSettings(trials_per_iter=8, population_size=48, genetic_num_iters=2, init_min_unmeasured=16)
 SHAPE = [(1, 1, 16, 16)]
