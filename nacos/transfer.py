@@ -83,6 +83,7 @@ def replay(trace, prim_func_mod, target):
     try:
         trace.apply_to_schedule(sch, remove_postproc=True, decision_provider=refit)
         context = ms.TuneContext(mod=prim_func_mod, target=target)
+        sch.enter_postproc()  # as MetaSchedule marks it: a search replaying the trace strips what follows
         for postproc in ms.postproc.Postproc.create("llvm"):
             postproc._initialize_with_tune_context(context)
             if not postproc.apply(sch):

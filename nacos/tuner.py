@@ -212,7 +212,8 @@ def _seed_transferred(planned: list[Task], settings: SearchSettings, board: Boar
         if task.key in moved:
             sch = Schedule(task.prim_func_mod)
             moved[task.key].trace.apply_to_schedule(sch, remove_postproc=False)
-            items.append((task, sch, ms.arg_info.ArgInfo.from_prim_func(task.prim_func_mod["main"])))
+            # the arguments as the schedule reads them: a weight layout rewrite changes their shapes
+            items.append((task, sch, ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True)))
     if not items:
         return 0, {}
     built = builder.build([ms.builder.BuilderInput(sch.mod, target) for _, sch, _ in items])

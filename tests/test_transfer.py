@@ -49,17 +49,20 @@ def test_a_new_input_size_takes_transferred_schedules_and_matches(tuned_smallnet
 
 
 def test_a_tune_seeded_by_transfer_starts_from_the_transferred_schedules(tuned_smallnet, models_py, x86, tmp_path):
-    """Each new task's first trial is its transferred schedule, measured and recorded like any."""
+    """Each new task's first trial is its transferred schedule, measured and recorded like any; here
+    onto prepacked tasks (weight_prepack), whose kernels read their weights in another shape."""
     from test_tune import FAST
 
     root, _, _ = tuned_smallnet
     source = RecordStore("x86", root / "schedules")
+    packed = dataclasses.replace(x86, weight_prepack=True)
     net = load_network(f"{models_py}:build_net", [(1, 1, 24, 24)])
-    tasks = extract_tasks(net.mod, x86.target())
+    tasks = extract_tasks(net.mod, x86.target(), prepack=True)
     moved = transfer.transfer(tasks, source.folders, x86.target())
+    assert moved
     store = RecordStore("x86", tmp_path / "schedules")  # empty: every task is new
     settings = dataclasses.replace(FAST, transfer_from=tuple(source.folders))
-    result = tune(tasks, x86, store, tmp_path / "run", 12, settings=settings, progress=False)
+    result = tune(tasks, packed, store, tmp_path / "run", 12, settings=settings, progress=False)
     assert result.trials_spent <= 12 + FAST.trials_per_iter
     for task in tasks:
         if task.key in moved:
