@@ -92,7 +92,7 @@ class RecordStore:
         from tvm.s_tir import meta_schedule as ms
 
         lines = refuse_damaged(read_store(folder))
-        kept = sorted(_fastest_lines(lines.records).values()) if best_only else None
+        kept = sorted(fastest_lines(lines.records).values()) if best_only else None
         records = lines.text(RECORD_FILE) if kept is None else b"".join(lines.record_lines[n] + b"\n" for n in kept)
         copy.mkdir(parents=True)
         (copy / WORKLOAD_FILE).write_bytes(lines.text(WORKLOAD_FILE))
@@ -181,7 +181,7 @@ def workload_keys(folders: Folders) -> list[str]:
     return read_layers(layers_of(folders)).keys
 
 
-def _fastest_lines(records) -> dict[int, int]:
+def fastest_lines(records) -> dict[int, int]:
     """workload number -> the record line of its fastest valid record (records: StoreLines.records)."""
     fastest: dict[int, tuple[float, int]] = {}
     for n, (workload, run_secs) in enumerate(records):

@@ -17,7 +17,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .record_files import mean_seconds, read_layers
+from .record_files import read_layers
+from .records import fastest_lines
 from .tasks import Task, workload_key
 
 
@@ -108,16 +109,12 @@ def transfer(tasks: list[Task], folders: list[Path], target, nearest: int = 8) -
 
     from .builder import import_cpu_intrinsics
 
-    import_cpu_intrinsics()  # replay's TuneContext would otherwise import the CUDA intrinsics too
     lines = read_layers(folders)
-    best: dict[int, int] = {}  # workload line -> its fastest valid record line
-    for n, entry in enumerate(lines.records):
-        if entry is None or mean_seconds(entry[1]) is None:
-            continue
-        index, secs = entry[0], mean_seconds(entry[1])
-        if index not in best or secs < mean_seconds(lines.records[best[index]][1]):
-            best[index] = n
+    best = fastest_lines(lines.records)  # workload line -> its fastest valid record line
     known = {lines.keys[i] for i in best}
+    if all(task.key in known for task in tasks):
+        return {}  # nothing to transfer: no workload decoded
+    import_cpu_intrinsics()  # replay's TuneContext would otherwise import the CUDA intrinsics too
     workloads = {i: ms.database.Workload.from_json(lines.workload_entry(i)) for i in best}
     shapes = {i: shape_of(w.mod) for i, w in workloads.items()}
     found = {}

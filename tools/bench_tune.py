@@ -185,26 +185,23 @@ def main() -> int:
     rows["ONNX Runtime"] = (median_ms(lambda: session.run(None, {input_name: x}), args.repeat),
                             float(np.max(np.abs(ort_out - reference))))
 
-    # TVM without tuning (the default pipeline)
-    vm = compiler.load_vm(compiler.build(net.mod, board, store=None))
-    out = compiler.run(vm, [x])[0]
-    rows["TVM untuned"] = (compiler.time_ms(vm, [x], repeat=max(10, args.repeat // 5))["median_ms"],
-                           float(np.max(np.abs(out - reference))))
+    def timed(executable) -> tuple[float, float]:
+        """A row of a build with no new trial: median ms (fewer repeats, as untuned ones are slow), max abs error."""
+        vm = compiler.load_vm(executable)
+        out = compiler.run(vm, [x])[0]
+        return (compiler.time_ms(vm, [x], repeat=max(10, args.repeat // 5))["median_ms"],
+                float(np.max(np.abs(out - reference))))
 
+    rows["TVM untuned"] = timed(compiler.build(net.mod, board, store=None))  # the default pipeline
     # the shipped records alone, no tuning: tasks they hold get their schedule, the rest run untuned
     shipped = RecordStore.open(board.name, SHIPPED_SCHEDULES)
     tasks = extract_tasks(net.mod, board.target())
     known = sum(shipped.known(t) for t in tasks)
-    vm = compiler.load_vm(compiler.build(net.mod, board, shipped))
-    out = compiler.run(vm, [x])[0]
-    rows[f"shipped store, 0 trials ({known}/{len(tasks)} tasks)"] = (
-        compiler.time_ms(vm, [x], repeat=max(10, args.repeat // 5))["median_ms"], float(np.max(np.abs(out - reference))))
+    rows[f"shipped store, 0 trials ({known}/{len(tasks)} tasks)"] = timed(compiler.build(net.mod, board, shipped))
     # ... and the tasks they lack scheduled by transfer from their nearest workloads (transfer.py)
     moved = transfer.transfer(tasks, shipped.folders, board.target())
-    vm = compiler.load_vm(compiler.build(net.mod, board, shipped, database=transfer.database(shipped.database, moved)))
-    out = compiler.run(vm, [x])[0]
-    rows[f"shipped + transferred, 0 trials ({known}+{len(moved)}/{len(tasks)})"] = (
-        compiler.time_ms(vm, [x], repeat=max(10, args.repeat // 5))["median_ms"], float(np.max(np.abs(out - reference))))
+    rows[f"shipped + transferred, 0 trials ({known}+{len(moved)}/{len(tasks)})"] = timed(
+        compiler.build(net.mod, board, shipped, database=transfer.database(shipped.database, moved)))
 
     # NACOS: tune, build with the records, check, time
     schedules = args.schedules or work / "schedules"

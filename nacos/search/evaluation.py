@@ -47,25 +47,32 @@ def training_pairs(store: StudyStore) -> list[tuple[float, float]]:
     return [(known[k].value, e.seconds) for k, e in trained.items() if k in known]
 
 
-def expected_training_seconds(store: StudyStore, flops: float) -> float | None:
-    """What training a network of `flops` should cost: a power of FLOPs (training_cost_exponent)
-    scaled to the search's own trainings; None before the first."""
+def expected_training_seconds_of(store: StudyStore, flops: dict[str, float]) -> dict[str, float | None]:
+    """key -> what training a network of its FLOPs should cost: a power of FLOPs
+    (training_cost_exponent) scaled to the search's own trainings, fitted once for all; None
+    before the first training."""
     pairs = [(f, s) for f, s in training_pairs(store) if f > 0 and s > 0]
-    if not pairs or flops <= 0:
-        return None
+    if not pairs:
+        return {key: None for key in flops}
     exponent = training_cost_exponent(pairs)
     scale = float(np.median([math.log(s) - exponent * math.log(f) for f, s in pairs]))
-    return math.exp(scale) * flops ** exponent
+    return {key: math.exp(scale) * f ** exponent if f > 0 else None for key, f in flops.items()}
+
+
+def expected_training_seconds(store: StudyStore, flops: float) -> float | None:
+    """What training one network of `flops` should cost (expected_training_seconds_of)."""
+    return expected_training_seconds_of(store, {"": flops})[""]
+
+
+def relative_costs(seconds: dict[str, float | None], flops: dict[str, float]) -> dict[str, float]:
+    """key -> its expected training seconds or, while they are not known, a number in proportion to
+    them: the order of gain per second needs no absolute cost."""
+    return {key: s if s is not None else max(flops[key], 1.0) ** PRIOR_EXPONENT for key, s in seconds.items()}
 
 
 def relative_training_costs(store: StudyStore, flops: dict[str, float]) -> dict[str, float]:
-    """key -> expected training seconds, or before any training a number in proportion to them:
-    the order of gain per second needs no absolute cost."""
-    costs = {}
-    for key, f in flops.items():
-        seconds = expected_training_seconds(store, f)
-        costs[key] = seconds if seconds is not None else max(f, 1.0) ** PRIOR_EXPONENT
-    return costs
+    """key -> what `training_order` weighs its gain by (relative_costs of the expected seconds)."""
+    return relative_costs(expected_training_seconds_of(store, flops), flops)
 
 
 class Training:
@@ -76,8 +83,8 @@ class Training:
     def done(self, candidate: Candidate) -> bool:
         return self.store.estimate(candidate, "accuracy", "train") is not None
 
-    def expected_seconds(self, flops: float) -> float | None:
-        return expected_training_seconds(self.store, flops)
+    def expected_seconds_of(self, flops: dict[str, float]) -> dict[str, float | None]:
+        return expected_training_seconds_of(self.store, flops)
 
     def costs(self, flops: dict[str, float]) -> dict[str, float]:
         """What `training_order` weighs gains by (relative_training_costs)."""

@@ -36,7 +36,7 @@ from ..errors import NacosError
 from ..spaces.base import Space
 from .config import SearchConfig, jsonable
 from .estimators import AccuracyScreen, Guess, LatencyEstimator, create_latency, optimistic
-from .evaluation import Measurement, Training
+from .evaluation import Measurement, Training, relative_costs
 from .pareto import Point, hypervolume, pareto_front
 from .policy import Choice, MeasurePolicy, Situation, create as create_policy, prediction_error
 from .store import STUDY_FILE, Candidate, StudyStore
@@ -275,9 +275,9 @@ class Search:
         screened = {c.key: self.screen(c) for c in children}
         gains = {k: hypervolume(front + [hope], self.config.reference) - hypervolume(front, self.config.reference)
                  for k, (_, hope) in screened.items()}
-        seconds = {c.key: self.training.expected_seconds(self.latency.flops(c)) for c in children}
-        costs = self.training.costs({c.key: self.latency.flops(c) for c in children})
-        ranked = training_order(children, gains, costs)
+        flops = {c.key: self.latency.flops(c) for c in children}
+        seconds = self.training.expected_seconds_of(flops)
+        ranked = training_order(children, gains, relative_costs(seconds, flops))
         for rank, c in enumerate(ranked):
             expected = screened[c.key][0]
             numbers = {"accuracy": expected[0], "latency_ms": expected[1], "gain": gains[c.key], "rank": rank,
