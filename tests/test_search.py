@@ -297,7 +297,7 @@ def test_final_share_starts_by_the_budget_or_the_front_cost_but_never_before_hal
 def test_training_goes_to_gain_per_expected_second_from_the_start(tmp_path):
     from nacos.search.evaluation import (PRIOR_EXPONENT, expected_training_seconds, relative_training_costs,
                                          training_cost_exponent)
-    from nacos.search.loop import training_order
+    from nacos.search.loop import cost_weight, training_order
     from nacos.search.store import StudyStore
     from nacos.spaces import get_space
 
@@ -331,6 +331,10 @@ def test_training_goes_to_gain_per_expected_second_from_the_start(tmp_path):
     assert after[big.key] == pytest.approx(expected_training_seconds(store, 10e6))
     assert [c.key for c in training_order([big, small, cheap_and_useless], gains, after)] == \
         [small.key, big.key, cheap_and_useless.key]
+    # the cost cools with the budget: by its end gain alone decides, and the big one goes first
+    assert (cost_weight(0.0), cost_weight(0.5), cost_weight(1.0), cost_weight(1.2)) == (1.0, 0.5, 0.0, 0.0)
+    assert [c.key for c in training_order([big, small, cheap_and_useless], gains, after, cost_weight(0.9))] == \
+        [big.key, small.key, cheap_and_useless.key]
 
 
 def test_one_stage_predicts_only_the_children_its_flops_rung_ranks_best(tmp_path):

@@ -48,15 +48,26 @@ PREDICTED_PER_TRAINED = 2  # one-stage: children predicted per child a generatio
 MIN_SCALE_POINTS = 4  # predictions before FLOPs can be scaled to predicted milliseconds
 
 
-def training_order(children: list[Candidate], gains: dict[str, float], costs: dict[str, float]) -> list[Candidate]:
-    """Children best first: optimistic hypervolume gain per expected second of training, cheaper
-    first on ties. `costs` are expected seconds, or before the first training numbers in
-    proportion to them (evaluation.relative_training_costs). Without the cost, a search that starts
-    among large networks (25-35 s each) trains a few of them per generation and is still there
-    when its budget ends: seed 12 of the 15-minute benchmark trained 14 networks in 5 generations
-    against the two-stage run's 64 in 21, and at 145b7b2 seeds 31 and 32 trained 4-5 MFLOPs
-    networks in their first generations (40 and 44 trained against the two-stage's 44 and 76)."""
-    return sorted(children, key=lambda c: (-gains[c.key] / max(costs[c.key], 1e-9), costs[c.key]))
+def cost_weight(spent_share: float) -> float:
+    """How much training cost counts at `spent_share` of the budget: 1 at the start, 0 at the end
+    (cost cooling, as CArBO's cost-aware Bayesian optimisation does). Gain per second alone
+    favours cheap networks to the end: seed 41 of the 15-minute benchmark at 8db5100 trained 104
+    networks of median 0.45 MFLOPs and none reached the 0.76 accuracy that gain alone found at
+    145b7b2; gain alone trained 40 and found no cheap accurate network (seed 31)."""
+    return min(max(1.0 - spent_share, 0.0), 1.0)
+
+
+def training_order(children: list[Candidate], gains: dict[str, float], costs: dict[str, float],
+                   weight: float = 1.0) -> list[Candidate]:
+    """Children best first: optimistic hypervolume gain per expected second of training raised to
+    `weight` (cost_weight), cheaper first on ties. `costs` are expected seconds, or before the
+    first training numbers in proportion to them (evaluation.relative_training_costs). Without
+    the cost, a search that starts among large networks (25-35 s each) trains a few of them per
+    generation and is still there when its budget ends: seed 12 of the 15-minute benchmark
+    trained 14 networks in 5 generations against the two-stage run's 64 in 21, and at 145b7b2
+    seeds 31 and 32 trained 4-5 MFLOPs networks in their first generations (40 and 44 trained
+    against the two-stage's 44 and 76)."""
+    return sorted(children, key=lambda c: (-gains[c.key] / max(costs[c.key], 1e-9) ** weight, costs[c.key]))
 
 
 class Search:
@@ -179,6 +190,14 @@ class Search:
         """Whether a measurement expected to take `seconds` may start now."""
         return seconds <= self.measurable_seconds()
 
+    def cost_weight(self) -> float:
+        """How much training cost counts in `training_order` now (cost_weight)."""
+        return cost_weight(self.elapsed() / self.training_horizon())
+
+    def training_horizon(self) -> float:
+        """Seconds into the budget until which generations are trained (the whole budget here)."""
+        return self.config.budget_seconds
+
     def generation_seconds(self) -> float:
         """What a generation's training should cost: its trainings at the median seconds so far."""
         seconds = [e.seconds for e in self.store.values("accuracy", "train").values()]
@@ -277,11 +296,12 @@ class Search:
                  for k, (_, hope) in screened.items()}
         flops = {c.key: self.latency.flops(c) for c in children}
         seconds = self.training.expected_seconds_of(flops)
-        ranked = training_order(children, gains, relative_costs(seconds, flops))
+        weight = self.cost_weight()
+        ranked = training_order(children, gains, relative_costs(seconds, flops), weight)
         for rank, c in enumerate(ranked):
             expected = screened[c.key][0]
             numbers = {"accuracy": expected[0], "latency_ms": expected[1], "gain": gains[c.key], "rank": rank,
-                       "train_seconds": seconds[c.key]}
+                       "train_seconds": seconds[c.key], "cost_weight": weight}
             why = f"optimistic hypervolume gain {gains[c.key]:.4g}" + (
                 "" if seconds[c.key] is None else f" for about {seconds[c.key]:.0f} s of training")
             if rank < self.config.evaluate_per_generation and self.left() > 0:
@@ -397,7 +417,7 @@ class OneStageSearch(Search):
             numbers[c.key] = {"accuracy": accuracy.value, "latency_ms": latency, "gain": gains[c.key],
                               "ms_per_flop": scale, "spread": spread}
         costs = self.training.costs({c.key: self.latency.flops(c) for c in children})
-        ranked = training_order(children, gains, costs)
+        ranked = training_order(children, gains, costs, self.cost_weight())
         for rank, c in enumerate(ranked[limit:], start=limit):
             self.store.add_decision(c, "train", "skip", f"screened out before prediction: optimistic hypervolume "
                                     f"gain {gains[c.key]:.4g} by FLOPs at {scale:.3g} ms per FLOP, rank {rank + 1} "

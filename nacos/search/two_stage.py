@@ -22,7 +22,11 @@ class TwoStageSearch(Search):
     latency_estimator = "flops"
 
     def search_goes_on(self) -> bool:
-        return self.elapsed() < self.config.blind_share * self.config.budget_seconds
+        return self.elapsed() < self.training_horizon()
+
+    def training_horizon(self) -> float:
+        """Its generations end with the blind share (so training cost cools to nothing by then)."""
+        return self.config.blind_share * self.config.budget_seconds
 
     def finish(self) -> None:
         """Stage two: the blind fronts in turn, fewest FLOPs first in each, tuned and measured as
