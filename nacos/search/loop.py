@@ -49,8 +49,8 @@ MIN_SCALE_POINTS = 4  # predictions before FLOPs can be scaled to predicted mill
 
 
 def cost_weight(spent_share: float) -> float:
-    """How much training cost counts at `spent_share` of the budget: 1 at the start, 0 at the end
-    (cost cooling, as CArBO's cost-aware Bayesian optimisation does). Gain per second alone
+    """How much training cost counts at `spent_share` of the training horizon (Search.training_horizon):
+    1 at the start, 0 at its end (cost cooling, as CArBO's cost-aware Bayesian optimisation does). Gain per second alone
     favours cheap networks to the end: seed 41 of the 15-minute benchmark at 8db5100 trained 104
     networks of median 0.45 MFLOPs and none reached the 0.76 accuracy that gain alone found at
     145b7b2; gain alone trained 40 and found no cheap accurate network (seed 31)."""
@@ -191,8 +191,10 @@ class Search:
         return seconds <= self.measurable_seconds()
 
     def cost_weight(self) -> float:
-        """How much training cost counts in `training_order` now (cost_weight)."""
-        return cost_weight(self.elapsed() / self.training_horizon())
+        """How much training cost counts in `training_order` now (cost_weight); none once the
+        training horizon is reached (a two-stage blind share of 0 has no horizon at all)."""
+        horizon = self.training_horizon()
+        return cost_weight(self.elapsed() / horizon) if horizon > 0 else 0.0
 
     def training_horizon(self) -> float:
         """Seconds into the budget until which generations are trained (the whole budget here)."""
@@ -410,14 +412,14 @@ class OneStageSearch(Search):
             return children
         scale, spread = math.exp(float(np.median(ratios))), float(np.std(ratios))
         gains, numbers, before = {}, {}, hypervolume(front, self.config.reference)
+        child_flops = {c.key: self.latency.flops(c) for c in children}
         for c in children:
-            accuracy, latency = self.accuracy.guess(c), self.latency.flops(c) * scale
+            accuracy, latency = self.accuracy.guess(c), child_flops[c.key] * scale
             hope = optimistic((accuracy.value, latency), accuracy.spread, spread)
             gains[c.key] = hypervolume(front + [hope], self.config.reference) - before
             numbers[c.key] = {"accuracy": accuracy.value, "latency_ms": latency, "gain": gains[c.key],
                               "ms_per_flop": scale, "spread": spread}
-        costs = self.training.costs({c.key: self.latency.flops(c) for c in children})
-        ranked = training_order(children, gains, costs, self.cost_weight())
+        ranked = training_order(children, gains, self.training.costs(child_flops), self.cost_weight())
         for rank, c in enumerate(ranked[limit:], start=limit):
             self.store.add_decision(c, "train", "skip", f"screened out before prediction: optimistic hypervolume "
                                     f"gain {gains[c.key]:.4g} by FLOPs at {scale:.3g} ms per FLOP, rank {rank + 1} "
