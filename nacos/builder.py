@@ -19,18 +19,25 @@ from tvm.s_tir.meta_schedule.builder import BuilderInput, BuilderResult, PyBuild
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 
 
-def import_cpu_intrinsics() -> None:
-    """Register the x86 and ARM tensor intrinsics, and not the CUDA ones, in this process.
+def import_cpu_intrinsics(family: str | None = None) -> None:
+    """Register the tensor intrinsics of one CPU family ("x86" or "arm_cpu": `intrinsic_family`;
+    both when None), and not the CUDA ones, in this process.
 
     Importing any submodule of `tvm.s_tir.tensor_intrin` runs the package's __init__, which
-    builds every CUDA intrinsic (32 s measured under load, 1.7 s for x86 + ARM alone). A bare
-    package object with the same __path__ lets the two CPU submodules load on their own.
+    builds every CUDA intrinsic (32 s measured under load). A bare package object with the same
+    __path__ lets the CPU submodules load on their own: x86 in 0.6 s, ARM in 4.5 s (TVMScript
+    parsing), which an x86 tune and each of its build workers need not pay.
     """
     import importlib
 
     name = bare_intrinsics_package()
-    importlib.import_module(name + ".x86")
-    importlib.import_module(name + ".arm_cpu")
+    for module in (family,) if family else ("x86", "arm_cpu"):
+        importlib.import_module(f"{name}.{module}")
+
+
+def intrinsic_family(target) -> str:
+    """The `tvm.s_tir.tensor_intrin` submodule a target's schedule rules use."""
+    return "arm_cpu" if "arm_cpu" in target.keys else "x86"
 
 
 def bare_intrinsics_package() -> str:
@@ -78,10 +85,12 @@ class PersistentBuilder(PyBuilder):
 
     def __init__(self, max_workers: int | None = None, timeout_sec: float = 30.0,
                  cross_compiler: str | None = None, max_uses: int = 512,
-                 on_batch: Callable[[int], None] | None = None) -> None:
-        """`on_batch(n)` is told of every batch of n candidates built (progress reporting)."""
+                 on_batch: Callable[[int], None] | None = None, family: str | None = None) -> None:
+        """`on_batch(n)` is told of every batch of n candidates built (progress reporting);
+        `family`: the intrinsics the workers import (`intrinsic_family`; all CPU ones if None)."""
         super().__init__()
         self.on_batch = on_batch
+        self.family = family
         self.max_workers = max_workers or os.cpu_count() or 1
         self.timeout_sec = timeout_sec
         self.cross_compiler = cross_compiler
@@ -90,7 +99,7 @@ class PersistentBuilder(PyBuilder):
 
     def _new_pool(self) -> PopenPoolExecutor:
         return PopenPoolExecutor(max_workers=self.max_workers, timeout=self.timeout_sec,
-                                 initializer=import_cpu_intrinsics,
+                                 initializer=import_cpu_intrinsics, initargs=(self.family,),
                                  maximum_process_uses=self.max_uses)
 
     def build(self, build_inputs: list[BuilderInput]) -> list[BuilderResult]:

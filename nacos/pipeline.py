@@ -24,11 +24,13 @@ def snapshot(network: Network) -> rundir.SavedNetwork:
 
 def tune_network(network: Network, board: Board, out: Path, trials: int, *, schedules: Path | None = None,
                  rpc=None, repeat: int = 50, progress: bool = True,
-                 settings: SearchSettings | None = None, seconds: float | None = None) -> dict:
+                 settings: SearchSettings | None = None, seconds: float | None = None,
+                 tasks: list | None = None) -> dict:
     """Tune the new tasks (at most `trials`, and with `seconds` no longer than that), build with every
     record, check against the reference and time it.
 
     With `rpc` (tracker host, port, key) the check and the timing run on the remote device.
+    `tasks`: the network's tasks when the caller extracted them already (1-2 s saved).
     """
     if rpc is not None:
         from . import remote
@@ -42,7 +44,8 @@ def tune_network(network: Network, board: Board, out: Path, trials: int, *, sche
     store = RecordStore.open(board.name, schedules)  # a damaged store is refused before `out` is written
     saved = snapshot(network)
     rundir.save_network(out, saved, board.name, schedules=_remembered_root(store))
-    tasks = extract_tasks(network.mod, board.target(), prepack=board.weight_prepack)
+    if tasks is None:
+        tasks = extract_tasks(network.mod, board.target(), prepack=board.weight_prepack)
     result = tune(tasks, board, store, out, trials, settings=settings, rpc=rpc, progress=progress, seconds=seconds)
     without = [t for t in tasks if result.best_seconds.get(t.key) is None]
     summary = {

@@ -103,13 +103,17 @@ def measure_records(entries: StoreEntries, lines: Iterable[int], board: Board, r
     """Build the given record lines' schedules and time them with MetaSchedule's runner."""
     from tvm.s_tir import meta_schedule as ms
 
+    from . import worker_pools
+    from .tuner import SearchSettings
+
     target = board.target()
     order = list(lines)
     inputs = [entries.schedule(number) for number in order]
     if not inputs:
         return {}
-    built = _builder(board).build([ms.builder.BuilderInput(mod, target) for mod, _ in inputs])
-    runner = _runner(board, repeat, rpc)
+    built = worker_pools.builder(board).build([ms.builder.BuilderInput(mod, target) for mod, _ in inputs])
+    timing = SearchSettings(repeat=repeat)  # the tuner's timing, with more repeats
+    runner = worker_pools.runner(board, timing.number, timing.repeat, timing.min_repeat_ms, rpc)
     device = "cpu" if target.kind.name == "llvm" else target.kind.name
     times = {}
     for number, (_, args_info), res in zip(order, inputs, built):
@@ -121,27 +125,6 @@ def measure_records(entries: StoreEntries, lines: Iterable[int], board: Board, r
         if not run.error_msg and run.run_secs:
             times[number] = [float(s) for s in run.run_secs]
     return times
-
-
-_POOLS: dict[tuple, object] = {}  # builder and runner worker processes, started once per process
-
-
-def _builder(board: Board):
-    from .builder import PersistentBuilder
-
-    key = ("builder", board.name)
-    if key not in _POOLS:
-        _POOLS[key] = PersistentBuilder(cross_compiler=None if board.runs_locally else board.cross_compiler)
-    return _POOLS[key]
-
-
-def _runner(board: Board, repeat: int, rpc):
-    from .tuner import SearchSettings, make_runner
-
-    key = ("runner", board.name, repeat, rpc)
-    if key not in _POOLS:
-        _POOLS[key] = make_runner(board, SearchSettings(repeat=repeat), rpc)
-    return _POOLS[key]
 
 
 def _remove_artifact(path: str) -> None:

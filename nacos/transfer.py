@@ -107,14 +107,14 @@ def transfer(tasks: list[Task], folders: list[Path], target, nearest: int = 8) -
     the best record of each of their `nearest` workloads of the same kind, nearest first."""
     from tvm.s_tir import meta_schedule as ms
 
-    from .builder import import_cpu_intrinsics
+    from .builder import import_cpu_intrinsics, intrinsic_family
 
     lines = read_layers(folders)
     best = fastest_lines(lines.records)  # workload line -> its fastest valid record line
     known = {lines.keys[i] for i in best}
     if all(task.key in known for task in tasks):
         return {}  # nothing to transfer: no workload decoded
-    import_cpu_intrinsics()  # replay's TuneContext would otherwise import the CUDA intrinsics too
+    import_cpu_intrinsics(intrinsic_family(target))  # replay's TuneContext would import the CUDA ones too
     workloads = {i: ms.database.Workload.from_json(lines.workload_entry(i)) for i in best}
     shapes = {i: shape_of(w.mod) for i, w in workloads.items()}
     found = {}

@@ -20,7 +20,6 @@ from tqdm import tqdm
 
 from .board import Board
 from .errors import NacosError
-from .measuring import unmeasurable
 from .records import RecordStore
 from .rundir import write_json
 from .tasks import Task
@@ -143,24 +142,6 @@ def trials_per_iter(remaining: int, n_tasks: int, most: int) -> int:
     return max(1, min(most, max(min(8, even), remaining // (2 * n_tasks))))
 
 
-def make_runner(board: Board, settings: SearchSettings, rpc: tuple[str, int, str] | None = None):
-    """Local timing for this machine's boards, TVM's RPC tracker for others."""
-    from tvm.s_tir import meta_schedule as ms
-
-    evaluator = ms.runner.EvaluatorConfig(number=settings.number, repeat=settings.repeat,
-                                          min_repeat_ms=settings.min_repeat_ms,
-                                          enable_cpu_cache_flush=False)
-    if rpc is not None:
-        host, port, key = rpc
-        return ms.runner.RPCRunner(
-            rpc_config=ms.runner.RPCConfig(tracker_host=host, tracker_port=port, tracker_key=key,
-                                           session_timeout_sec=120),
-            evaluator_config=evaluator, max_workers=1)
-    if not board.runs_locally:
-        raise unmeasurable(board)
-    return ms.runner.LocalRunner(evaluator_config=evaluator, timeout_sec=30)
-
-
 def _cost_model(settings: SearchSettings, board: Board, tasks: list[Task], threads: int):
     """MetaSchedule's XGBoost model, cold or warm-started from `settings.warm_start_from`."""
     if not settings.warm_start_from:
@@ -241,9 +222,10 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
     from tvm.s_tir import meta_schedule as ms
 
     from . import tune_deadline
-    from .builder import PersistentBuilder, import_cpu_intrinsics
+    from . import worker_pools
+    from .builder import import_cpu_intrinsics, intrinsic_family
 
-    import_cpu_intrinsics()  # the schedule rules would otherwise import the CUDA ones too (35 s)
+    import_cpu_intrinsics(intrinsic_family(board.target()))  # the schedule rules would import the CUDA ones too
     settings = settings or SearchSettings()
     run_dir.mkdir(parents=True, exist_ok=True)
     by_key = {t.key: t for t in tasks}
@@ -272,15 +254,15 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
             logging.getLogger("nacos").warning(
                 "%d trials for %d new tasks: some tasks will stay untuned (slow)", remaining, len(planned))
         per_iter = trials_per_iter(remaining, len(planned), settings.trials_per_iter)
-        runner = make_runner(board, settings, rpc)
+        runner = worker_pools.runner(board, settings.number, settings.repeat, settings.min_repeat_ms, rpc)
         database = private.start(store, {t.key for t in planned})  # warm start: the store's records
         # MetaSchedule reports measurements only when it joins a round over all tasks; counting
         # built candidates keeps the bar moving, the measure callback updates the best latency.
         bar = tqdm(total=remaining if seconds is None else None,  # a timed tune ends by the clock
                    desc=f"tune {len(planned)} new tasks", unit="trial",
                    disable=not progress, dynamic_ncols=True)
-        builder = PersistentBuilder(cross_compiler=None if board.runs_locally else board.cross_compiler,
-                                    on_batch=bar.update)
+        builder = worker_pools.builder(board)
+        builder.on_batch = bar.update
         ctxs = [ms.TuneContext(
             mod=t.prim_func_mod, target=board.target(), task_name=t.name,
             space_generator="post-order-apply",
@@ -336,7 +318,7 @@ def tune(tasks: list[Task], board: Board, store: RecordStore, run_dir: Path, tri
                             _cost_model(settings, board, tasks, ctxs[0].num_threads), _Merge(), _Progress())
         finally:
             bar.close()
-            builder.shutdown()
+            builder.on_batch = None
         # what a failed batch merge left (it may have appended part of a batch: skip what is there),
         # failing again as one line
         _merge(private, store, mods, after_kill=bool(merge_failed))

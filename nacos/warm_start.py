@@ -61,9 +61,9 @@ def warm_xgb(folders: list[Path], target, exclude: set[str], *, per_workload: in
     from tvm.s_tir.meta_schedule.cost_model.xgb_model import FeatureGroup
     from tvm.s_tir.meta_schedule.utils import shash2hex
 
-    from .builder import import_cpu_intrinsics
+    from .builder import import_cpu_intrinsics, intrinsic_family
 
-    import_cpu_intrinsics()  # a TuneContext would otherwise import the CUDA intrinsics too (35 s or more)
+    import_cpu_intrinsics(intrinsic_family(target))  # a TuneContext would import the CUDA ones too (35 s)
     samples = sample_records(folders, exclude, per_workload, most, seed)
     if not samples:
         return None

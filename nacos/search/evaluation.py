@@ -151,7 +151,7 @@ class Measurement:
         try:
             summary = tune_network(network, self.board, self.out / "candidates" / candidate.key,
                                    (len(tasks) - known) * self.trials_per_task, schedules=self.schedules,
-                                   rpc=self.rpc, repeat=30, progress=self.progress)
+                                   rpc=self.rpc, repeat=30, progress=self.progress, tasks=tasks)
         finally:
             self.on_store_change()  # the tuning added records, even if it stopped half-way
         seconds = time.perf_counter() - start
