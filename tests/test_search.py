@@ -424,3 +424,31 @@ def test_two_stage_measures_its_blind_fronts_in_turn_fewest_flops_first(tmp_path
     decision = late.store.decisions()[-1]
     assert decision["action"] == "skip" and decision["key"] == late_keys[1].key
     assert "about 60 s" in decision["reason"]
+
+
+def test_predicted_latency_is_made_again_only_when_a_task_time_or_the_model_changed(tmp_path):
+    from nacos.board import load_board
+    from nacos.homes import SHIPPED_SCHEDULES
+    from nacos.search.estimators import create_latency
+    from nacos.search.store import StudyStore
+    from nacos.spaces import get_space
+    from nacos.spaces.lowering import distinct_samples
+
+    space, board = get_space("mbconv"), load_board("x86")
+    store = StudyStore.of_run(tmp_path, create=True)
+    estimator = create_latency("predicted", space, store, board, [SHIPPED_SCHEDULES / "x86"])
+    made = []
+    predict = estimator.model.predict
+    estimator.model.predict = lambda *a, **k: made.append(1) or predict(*a, **k)
+    candidate = store.add_candidate(distinct_samples(space, 1, 3)[0], 0, "sample")
+    first = estimator.guess(candidate)
+    assert len(made) == 1 and first.value > 0
+    first_seconds = store.estimate(candidate, "latency", "predicted").seconds
+    estimator.store_changed()  # nothing it uses changed: the same prediction, not made again
+    assert estimator.guess(candidate) == first and len(made) == 1
+    task = estimator._made[candidate.key][3][0]
+    estimator._best = {**estimator.best_times(), task.key: (1.0, 1)}  # one of its tasks got slow
+    slower = estimator.guess(candidate)
+    assert len(made) == 2 and slower.value > first.value
+    assert store.estimate(candidate, "latency", "predicted").value == slower.value
+    assert store.estimate(candidate, "latency", "predicted").seconds >= first_seconds  # what it cost in all

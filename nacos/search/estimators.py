@@ -102,6 +102,7 @@ class PredictedLatency(LatencyEstimator):
         self.task_cache = None  # opened on the first prediction
         self._best: dict[str, tuple[float, int]] | None = None
         self._version = 0  # the model's number in this search: 0 as loaded, +1 per refit
+        self._made: dict[str, tuple] = {}  # key -> (model version, known task times, prediction, tasks, seconds)
 
     def best_times(self) -> dict[str, tuple[float, int]]:
         from ..records import best_times
@@ -114,19 +115,38 @@ class PredictedLatency(LatencyEstimator):
         self._best = None
 
     def guess(self, candidate: Candidate) -> Guess:
-        from ..spaces.task_cache import TaskCache
-
+        """The prediction, made again only when its inputs changed: the model (a refit) or the
+        store's time of one of its tasks. The loop asks again for every trained candidate after
+        each measurement (about 100 in a 15-minute search); its `seconds` are all the candidate's
+        predictions cost, not the last one's (a re-prediction used to overwrite the first's
+        lowering time, which hid 100-180 s per 15-minute search at b0b2bd0)."""
         start = time.perf_counter()
-        if self.task_cache is None:
-            self.task_cache = TaskCache(self.board)
-        prediction, tasks, known = self.model.predict_genotype(self.space, candidate.genotype, self.task_cache,
-                                                               self.best_times(), trials=self.trials_per_task)
+        made = self._made.get(candidate.key)
+        if made is None:
+            from ..spaces.task_cache import TaskCache
+
+            if self.task_cache is None:
+                self.task_cache = TaskCache(self.board)
+            tasks = self.task_cache.tasks(self.space, candidate.genotype)
+        else:
+            tasks = made[3]
+        best = self.best_times()
+        known = {t.key: best[t.key][0] for t in tasks if t.key in best}
+        if made is not None and made[0] == self.model_version() and made[1] == known:
+            prediction, seconds = made[2], made[4]
+        else:
+            prediction = self.model.predict(self.space.describe(candidate.genotype), tasks, known,
+                                            trials=self.trials_per_task)
+            seconds = (made[4] if made else 0.0) + time.perf_counter() - start  # all it cost so far
+        self._made[candidate.key] = (self.model_version(), known, prediction, tasks, seconds)
         bias, pairs = self.bias()
         value = prediction.latency_ms * math.exp(bias)
         details = {**prediction.to_json(), "model_ms": prediction.latency_ms, "bias": bias, "bias_from": pairs,
                    "tasks": len(tasks), "tasks_in_store": len(known), "model": self.model_version()}
-        self.store.add_estimate(candidate, "latency", "predicted", value, time.perf_counter() - start,
-                                uncertainty=prediction.spread, details=details)
+        stored = self.store.estimate(candidate, "latency", "predicted")
+        if stored is None or stored.value != value or stored.details != details:
+            self.store.add_estimate(candidate, "latency", "predicted", value, seconds,
+                                    uncertainty=prediction.spread, details=details)
         return Guess(value, prediction.spread, self.name, details)
 
     def model_version(self) -> int:
