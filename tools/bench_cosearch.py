@@ -29,6 +29,9 @@ At 145b7b2 (measurements only when they end within the budget, both modes), on f
 32, 33: 0.955, 0.985, 1.104 (mean 1.015) at (0.5, 1 ms), 0.960, 1.027, 1.132 at (0.5, 2 ms).
 At 8db5100 (children by gain per relative training cost from the start), on fresh seeds 41, 42,
 43: 1.018, 1.076, 1.067 (mean 1.054) at (0.5, 1 ms), 1.021, 1.095, 1.094 at (0.5, 2 ms).
+At b0b2bd0 (training cost cooling over the budget), on fresh seeds 51, 52, 53: 0.962, 1.117,
+1.000 (mean 1.026) at (0.5, 1 ms), 0.963, 1.132, 1.026 at (0.5, 2 ms); the co-search trained
+108, 116, 70 networks to the baseline's 140, 170, 138.
 """
 
 from __future__ import annotations
